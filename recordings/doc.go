@@ -1,0 +1,2 @@
+// Package recordings stores call recordings encrypted at rest and controls, audits and expires access to them.
+package recordings
