@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/careline/careline/internal/testenv"
+)
+
+func benchEvent(i int) Event {
+	return Event{InteractionID: NewID(), Type: "ivr.node_exit",
+		Detail: map[string]any{"flow": "main", "node": "main_menu", "exit": "option:2", "i": i}}
+}
+
+// BenchmarkAppend measures Append latency (median and p99 as custom metrics) with the
+// default fsync policy (every 10 ms or 512 records, off the caller's path).
+func BenchmarkAppend(b *testing.B) {
+	l, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := l.Append(benchEvent(i)); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+}
+
+// BenchmarkAppendParallel is Append from many goroutines (calls in parallel).
+func BenchmarkAppendParallel(b *testing.B) {
+	l, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := l.Append(benchEvent(i)); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkShipToPostgres measures sustained events/s from the outbox into Postgres.
+func BenchmarkShipToPostgres(b *testing.B) {
+	pool := testenv.Postgres(b)
+	if _, err := Migrate(context.Background(), pool); err != nil {
+		b.Fatal(err)
+	}
+	const n = 100000
+	for r := 0; r < b.N; r++ {
+		l, err := Open(Options{Dir: b.TempDir(), Pool: pool, ShipBatch: 5000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if err := l.Append(benchEvent(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t0 := time.Now()
+		l.Start(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := l.Drain(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		el := time.Since(t0)
+		b.ReportMetric(float64(n)/el.Seconds(), "events/s")
+		l.Close()
+	}
+}
