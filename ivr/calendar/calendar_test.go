@@ -239,15 +239,15 @@ func TestMidnightCrossing(t *testing.T) {
 		reason Reason
 		next   string
 	}{
-		{"2026-12-21 23:00", true, ReasonOpen, "2026-12-22 02:00"},  // Mon night
-		{"2026-12-22 01:59", true, ReasonOpen, "2026-12-22 02:00"},  // spill into Tue
+		{"2026-12-21 23:00", true, ReasonOpen, "2026-12-22 02:00"}, // Mon night
+		{"2026-12-22 01:59", true, ReasonOpen, "2026-12-22 02:00"}, // spill into Tue
 		{"2026-12-22 02:00", false, ReasonClosed, "2026-12-22 22:00"},
-		{"2026-12-24 23:00", true, ReasonOpen, "2026-12-25 00:00"},  // Thu night clipped by holiday
+		{"2026-12-24 23:00", true, ReasonOpen, "2026-12-25 00:00"},     // Thu night clipped by holiday
 		{"2026-12-25 01:00", false, ReasonHoliday, "2026-12-28 22:00"}, // no Fri night (holiday), no weekend
 		{"2026-12-26 01:00", false, ReasonClosed, "2026-12-28 22:00"},  // Sat: Fri's range did not run
-		{"2026-12-28 23:30", true, ReasonOpen, "2026-12-29 00:00"},  // Mon night clipped: Tue has special hours
+		{"2026-12-28 23:30", true, ReasonOpen, "2026-12-29 00:00"},     // Mon night clipped: Tue has special hours
 		{"2026-12-29 00:30", false, ReasonClosure, "2026-12-29 23:00"}, // weekly spill would be open
-		{"2026-12-30 00:30", true, ReasonOpen, "2026-12-30 01:00"},  // special range spills into Wed
+		{"2026-12-30 00:30", true, ReasonOpen, "2026-12-30 01:00"},     // special range spills into Wed
 		{"2026-12-30 01:30", false, ReasonClosed, "2026-12-30 22:00"},
 	} {
 		st, next := c.Status(local(t, loc, tc.at))

@@ -137,7 +137,9 @@ func TestParseLocalTime(t *testing.T) {
 func TestWindowOps(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := func(a, b int) Window { return Window{base.Add(time.Duration(a) * time.Hour), base.Add(time.Duration(b) * time.Hour)} }
+	w := func(a, b int) Window {
+		return Window{base.Add(time.Duration(a) * time.Hour), base.Add(time.Duration(b) * time.Hour)}
+	}
 	str := func(ws []Window) string {
 		var parts []string
 		for _, x := range ws {
