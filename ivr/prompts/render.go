@@ -246,7 +246,7 @@ func tools(jobs []job, opts RenderOptions) (espeak, sox string, err error) {
 		}
 		p, err := exec.LookPath(name)
 		if err != nil {
-			return "", fmt.Errorf("%w: %s not found (%q): install the Debian package %s, or set the binary path in RenderOptions: %v",
+			return "", fmt.Errorf("%w: %s not found (%q): install the Debian package %s, or set the binary path in RenderOptions: %w",
 				ErrToolMissing, def, name, pkg, err)
 		}
 		return p, nil
@@ -335,12 +335,17 @@ func run(ctx context.Context, jobs []job, outDir string, opts RenderOptions, log
 			defer wg.Done()
 			for i := range queue {
 				j := jobs[i]
+				if ctx.Err() != nil {
+					continue
+				}
 				started := time.Now()
 				fh, err := renderOne(ctx, j, espeak, sox, filepath.Join(tmp, strconv.Itoa(i)))
 				mu.Lock()
 				if err != nil {
-					errs = append(errs, err)
-					cancel(err)
+					if ctx.Err() == nil { // later failures are fallout of the first
+						errs = append(errs, err)
+						cancel(err)
+					}
 				} else {
 					rendered[j.e.Key()] = lockEntry{in: j.in, out: fh}
 				}

@@ -349,3 +349,25 @@ func BenchmarkDateTime(b *testing.B) {
 		_ = DateTime(Spanish, t)
 	}
 }
+
+// FuzzSay checks that no input makes a Say function emit an unknown fragment or panic.
+func FuzzSay(f *testing.F) {
+	f.Add(int64(21), int64(2150), "(505) 555-0143", int64(1764000000), uint8(1))
+	f.Add(int64(-1_000_000_000_001), int64(math.MinInt64), "*#", int64(0), uint8(2))
+	f.Fuzz(func(t *testing.T, n, cents int64, digits string, unix int64, g uint8) {
+		at := time.Unix(unix%(1<<40), 0).UTC()
+		for _, lang := range Langs() {
+			for _, ids := range [][]string{
+				NumberAs(lang, n, Gender(g%3)), Money(lang, cents), Digits(lang, digits),
+				DateTime(lang, at), DateWithYear(lang, at), Count(lang, n, Unit(g%2)),
+				TimeRange(lang, time.Duration(n), time.Duration(cents)),
+			} {
+				for _, id := range ids {
+					if _, ok := FragmentText(lang, id); !ok {
+						t.Fatalf("%s: unknown fragment %q", lang, id)
+					}
+				}
+			}
+		}
+	})
+}
