@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
 )
 
 func loadLoc(t testing.TB, name string) *time.Location {
@@ -442,5 +444,42 @@ func BenchmarkStatusBeforeHolidayWeekend(b *testing.B) {
 	at := time.Date(2026, 12, 24, 15, 0, 0, 0, c.Location())
 	for b.Loop() {
 		c.Status(at)
+	}
+}
+
+func TestSpecYAML(t *testing.T) {
+	t.Parallel()
+	src := `
+timezone: America/Chicago
+weekly:
+  mon-fri: ["08:00-20:00"]
+  sat: ["09:00-13:00"]
+holidays:
+  - date: 2026-12-25
+    name: Christmas Day
+  - {date: 2026-11-27, name: Day after Thanksgiving, hours: ["09:00-13:00"]}
+special:
+  - {date: 2026-12-24, name: Christmas Eve, hours: ["09:00-13:00"]}
+closures:
+  - {name: storm, from: "2026-01-20 12:00", to: "2026-01-21 10:00"}
+`
+	var s Spec
+	if err := yaml.UnmarshalWithOptions([]byte(src), &s, yaml.DisallowUnknownField()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := c.Location()
+	for at, want := range map[string]Status{
+		"2026-12-25 10:00": {false, ReasonHoliday, "Christmas Day"},
+		"2026-11-27 10:00": {true, ReasonOpen, "Day after Thanksgiving"},
+		"2026-11-27 15:00": {false, ReasonClosure, "Day after Thanksgiving"},
+		"2026-01-20 13:00": {false, ReasonClosure, "storm"},
+	} {
+		if st, _ := c.Status(local(t, loc, at)); st != want {
+			t.Errorf("%s: %+v, want %+v", at, st, want)
+		}
 	}
 }

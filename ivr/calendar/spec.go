@@ -15,6 +15,7 @@ import (
 //	  sat: ["09:00-13:00"]
 //	holidays:
 //	  - {date: 2026-12-25, name: Christmas Day}
+//	  - {date: 2026-11-27, name: Day after Thanksgiving, hours: ["09:00-13:00"]}
 //	special:
 //	  - {date: 2026-12-24, name: Christmas Eve, hours: ["09:00-13:00"]}
 //	closures:
@@ -27,10 +28,12 @@ type Spec struct {
 	Closures []ClosureSpec       `yaml:"closures,omitempty" json:"closures,omitempty"`
 }
 
-// HolidaySpec closes a date all day.
+// HolidaySpec closes a date all day; with Hours the date has those special
+// hours instead (the same as a SpecialSpec).
 type HolidaySpec struct {
-	Date string `yaml:"date" json:"date"`
-	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	Date  string   `yaml:"date" json:"date"`
+	Name  string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Hours []string `yaml:"hours,omitempty" json:"hours,omitempty"`
 }
 
 // SpecialSpec replaces the hours of a date (no hours: closed that day).
@@ -99,7 +102,20 @@ func FromSpec(s Spec) (*Calendar, error) {
 			fail(fmt.Sprintf("holidays[%d].date", i), err)
 			continue
 		}
-		opts = append(opts, WithHoliday(d, h.Name))
+		if len(h.Hours) == 0 {
+			opts = append(opts, WithHoliday(d, h.Name))
+			continue
+		}
+		var rs []Range
+		for j, x := range h.Hours {
+			r, err := ParseRange(x)
+			if err != nil {
+				fail(fmt.Sprintf("holidays[%d].hours[%d]", i, j), err)
+				continue
+			}
+			rs = append(rs, r)
+		}
+		opts = append(opts, WithSpecialHours(d, h.Name, rs...))
 	}
 	for i, sp := range s.Special {
 		d, err := ParseDate(sp.Date)
