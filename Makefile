@@ -1,0 +1,53 @@
+# careline: two commands do all the set-up on a fresh Debian machine.
+#   make run    run the engine with configs/careline.yaml (installs and starts what it needs)
+#   make test   install test peers, start services, vet, and run every test
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+CONFIG ?= configs/careline.yaml
+FUZZTIME ?= 5s
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: run test build vet unit fuzz services services-down bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/careline ./cmd/careline
+
+services:
+	@scripts/services.sh up
+
+run: 
+	@scripts/services.sh deps run
+	@scripts/services.sh up
+	@$(MAKE) --no-print-directory build
+	@set -a && . .local/env && set +a && ./bin/careline migrate --config $(CONFIG) && \
+		echo "careline: agent SIP passwords are in .local/secrets.env; metrics on http://127.0.0.1:9464/metrics" && \
+		exec ./bin/careline serve --config $(CONFIG)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+unit:
+	@set -a && . .local/env && set +a && $(GO) test -count=1 -timeout 12m ./...
+
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+test:
+	@scripts/services.sh deps test
+	@scripts/services.sh up
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
+
+bench:
+	@scripts/services.sh up
+	@set -a && . .local/env && set +a && $(GO) test -run XXX -bench . -benchtime 3x ./store/
+
+services-down:
+	@scripts/services.sh down
+
+clean:
+	rm -rf bin

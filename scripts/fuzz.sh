@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# fuzz.sh TIME: run every Go fuzz target in the module briefly (go test -fuzz runs one
+# target at a time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=${1:-5s}
+set -a; [ -f .local/env ] && . .local/env; set +a
+mapfile -t targets < <(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' . |
+	while read -r f; do
+		pkg=./$(dirname "${f#./}")
+		grep -oE '^func Fuzz[A-Za-z0-9_]+' "$f" | sed 's/^func //' | sed "s|^|$pkg |"
+	done | sort -u)
+for line in "${targets[@]}"; do
+	read -r pkg name <<<"$line"
+	echo "fuzz: $pkg $name ($t)"
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$t" "$pkg" >/tmp/careline-fuzz.log 2>&1 || {
+		cat /tmp/careline-fuzz.log; echo "fuzz: $name failed"; exit 1; }
+done
+echo "fuzz: ${#targets[@]} targets passed"
