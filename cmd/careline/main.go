@@ -40,6 +40,7 @@ func commands() []command {
 		{"serve", "serve --config FILE            run the engine", cmdServe},
 		{"migrate", "migrate --config FILE          apply database migrations", cmdMigrate},
 		{"config", "config validate FILE           check a configuration file", cmdConfig},
+		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
@@ -188,7 +189,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	<-ctx.Done()
 	stop()
-	log.Info("shutting down: no new calls; waiting for running work", "deadline", cfg.SIP.DrainTimeout)
+	log.Info("shutting down: no new calls; waiting for running work", "deadline", cfg.SIP.DrainTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout+10*time.Second)
 	defer cancel()
 	if err := app.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
