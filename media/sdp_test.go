@@ -288,7 +288,9 @@ func TestOfferAndParseAnswer(t *testing.T) {
 		{"no audio", offerSDP("", "IN IP4 198.51.100.7", "m=video 4000 RTP/AVP 96\n"), ErrNoCommonCodec, nil},
 		{"bad", []byte("v=0\r\nbogus"), ErrBadSDP, nil},
 		{"hold answer recvonly", offerSDP("", "IN IP4 198.51.100.7", "m=audio 4000 RTP/AVP 8\na=recvonly\n"), nil,
-			func(n Negotiated) bool { return n.Codec == PCMA && n.RemoteDirection == RecvOnly && !n.OnHold && n.DTMFPT == -1 }},
+			func(n Negotiated) bool {
+				return n.Codec == PCMA && n.RemoteDirection == RecvOnly && !n.OnHold && n.DTMFPT == -1
+			}},
 		{"peer holds in answer", offerSDP("", "IN IP4 198.51.100.7", "m=audio 4000 RTP/AVP 0 96\na=rtpmap:96 telephone-event/8000\na=inactive\n"), nil,
 			func(n Negotiated) bool { return n.OnHold && n.DTMFPT == 96 && !n.CanSend() && !n.ExpectsMedia() }},
 	} {
