@@ -34,7 +34,7 @@ type Clock struct {
 
 	mu       sync.Mutex
 	running  bool
-	stopped  bool // Run has returned
+	stopped  bool       // Run has returned
 	streams  []*Session // sessions with work
 	snapshot []*Session // reused per tick
 	work     []chan clockWork

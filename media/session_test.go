@@ -576,8 +576,8 @@ func TestSequenceLoss(t *testing.T) {
 	for _, q := range seqs {
 		_, _ = peer.WriteToUDPAddrPort(rtpBytes(t, 8, q, 0, 5, false, payload), s.LocalAddr())
 	}
-	_, _ = peer.WriteToUDPAddrPort(rtpBytes(t, 0, 4, 0, 5, false, payload), s.LocalAddr()) // PCMU: not negotiated
-	_, _ = peer.WriteToUDPAddrPort([]byte{1, 2, 3}, s.LocalAddr())                     // garbage
+	_, _ = peer.WriteToUDPAddrPort(rtpBytes(t, 0, 4, 0, 5, false, payload), s.LocalAddr())     // PCMU: not negotiated
+	_, _ = peer.WriteToUDPAddrPort([]byte{1, 2, 3}, s.LocalAddr())                             // garbage
 	_, _ = peer.WriteToUDPAddrPort(rtpBytes(t, 13, 4, 0, 5, false, []byte{40}), s.LocalAddr()) // comfort noise
 	eventually(t, "all packets", func() bool { return s.Stats().PacketsIn+s.Stats().Dropped >= uint64(len(seqs)+3) })
 	st := s.Stats()
