@@ -39,6 +39,8 @@ type Clock struct {
 	snapshot []*Session // reused per tick
 	work     []chan clockWork
 	wg       sync.WaitGroup
+
+	onTick func(due, start, end time.Time) // test hook (benchmarks), set before Run
 }
 
 type clockWork struct {
@@ -124,6 +126,9 @@ func (c *Clock) Run(ctx context.Context) error {
 			}
 		}
 		c.tick(now, frames)
+		if c.onTick != nil {
+			c.onTick(next, now, time.Now())
+		}
 		next = next.Add(c.interval)
 		timer.Reset(time.Until(next))
 	}

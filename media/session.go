@@ -968,6 +968,9 @@ func (s *Session) finishDTMFLocked(j *dtmfJob, err error) {
 	close(j.done)
 	if s.dtmfOut == j {
 		s.dtmfOut = nil
+		if s.play != nil {
+			s.play.started = false // audio after the digits is a new talkspurt
+		}
 	}
 	s.metrics.playbackDelta(-1)
 }

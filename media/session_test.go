@@ -25,6 +25,12 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB, pairs int) *testEnv {
 	t.Helper()
+	return newTestEnvClock(t, pairs, nil)
+}
+
+// newTestEnvClock is newTestEnv with a hook to adjust the clock before it runs.
+func newTestEnvClock(t testing.TB, pairs int, prepare func(*Clock)) *testEnv {
+	t.Helper()
 	lo, hi := freeRange(t, pairs)
 	m, _ := NewMetrics(nil)
 	a, err := NewPortAllocator(loopback, lo, hi, WithMetrics(m))
@@ -32,6 +38,9 @@ func newTestEnv(t testing.TB, pairs int) *testEnv {
 		t.Fatal(err)
 	}
 	c := NewClock(WithMetrics(m))
+	if prepare != nil {
+		prepare(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = c.Run(ctx); close(done) }()
@@ -431,7 +440,7 @@ func TestMediaTimeout(t *testing.T) {
 	}
 
 	// Media flows, then stops: the timeout fires only after the last packet.
-	a, b := e.session(t), e.session(t, WithTimeout(200*time.Millisecond))
+	a, b := e.session(t), e.session(t, WithTimeout(400*time.Millisecond))
 	connect(t, a, b, sdpCfg(a, true), sdpCfg(b, true))
 	if _, err := a.Play(context.Background(), PlayOptions{Prompts: []*Prompt{Tone(440, 600*time.Millisecond)}}); err != nil {
 		t.Fatal(err)
@@ -442,7 +451,7 @@ func TestMediaTimeout(t *testing.T) {
 	default:
 	}
 	wait(t, b.Timeout(), "timeout after media stopped")
-	if err := b.TimeoutErr(); !errors.As(err, &te) || te.NeverReceived || te.Idle < 200*time.Millisecond {
+	if err := b.TimeoutErr(); !errors.As(err, &te) || te.NeverReceived || te.Idle < 400*time.Millisecond {
 		t.Fatalf("timeout error %v", err)
 	}
 	if last := b.Stats().LastPacket; last.IsZero() {
