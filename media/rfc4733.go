@@ -110,9 +110,12 @@ func (d *rfc4733Decoder) decode(ts uint32, payload []byte) (rune, bool) {
 			d.remember(ts) // a late packet of an older event we missed: too late to report
 			return 0, false
 		}
-		// Continuation segment of a long event: same key, not ended, previous segment
-		// at (nearly) the maximum duration, starting where it stopped.
-		if code == d.code && !d.ended && d.dur >= 0xFF00 && delta <= 0x10000+8000 {
+		// Same key, not ended, and the new timestamp falls within the event so far: a
+		// continuation, not a new press. This covers RFC 4733 §2.5.1.3 long-event
+		// segments (new timestamp after 0xFFFF samples) and senders that wrongly
+		// advance the timestamp on every packet of an event. A real second press
+		// starts after the first one's duration plus an inter-digit gap.
+		if code == d.code && !d.ended && delta <= int32(d.dur)+FrameSamples {
 			d.ts, d.dur = ts, dur
 			d.ended = end
 			d.remember(ts)

@@ -50,6 +50,10 @@ func TestRFC4733Dedup(t *testing.T) {
 		{"flash (16) is not a digit", event(1000, 16), ""},
 		{"short payload", []evPkt{{1000, []byte{1, 2}}}, ""},
 		{"timestamp wraps", cat(event(0xFFFFFF00, 3), event(0x00000500, 6)), "36"},
+		{"sender advancing the timestamp within an event", []evPkt{
+			{1000, ev(2, false, 160)}, {1160, ev(2, false, 320)}, {1320, ev(2, false, 480)}, {1480, ev(2, true, 640)},
+			{1480, ev(2, true, 640)}, {3000, ev(2, false, 160)}, {3160, ev(2, true, 320)},
+		}, "22"},
 		{"long press split into segments", []evPkt{
 			{1000, ev(8, false, 0xFFFF)}, {1000, ev(8, false, 0xFFFF)},
 			{1000 + 0xFFFF, ev(8, false, 2000)}, {1000 + 0xFFFF, ev(8, true, 4000)},
