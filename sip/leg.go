@@ -271,6 +271,8 @@ type Leg struct {
 	done        chan struct{}
 	inviteFinal chan struct{}
 	finalOnce   sync.Once
+	confirmed   chan struct{}
+	confOnce    sync.Once
 
 	offerHandler atomic.Pointer[OfferHandler]
 	state        atomic.Int32
@@ -297,6 +299,7 @@ func newLeg(s *Server, dir Direction, src Source) *Leg {
 		events:      make(chan Event, 64),
 		done:        make(chan struct{}),
 		inviteFinal: make(chan struct{}),
+		confirmed:   make(chan struct{}),
 	}
 	l.ctx, l.cancel = context.WithCancel(s.baseCtx)
 	l.log = s.log.With("leg", l.id, "direction", dir.String())
@@ -625,7 +628,17 @@ func (l *Leg) markCancelled() {
 	})
 }
 
-func (l *Leg) setState(s LegState) { l.state.Store(int32(s)) }
+func (l *Leg) setState(s LegState) {
+	l.state.Store(int32(s))
+	if s == StateConfirmed {
+		l.confOnce.Do(func() { close(l.confirmed) })
+	}
+}
+
+// Confirmed is closed when the dialog is confirmed: the ACK for our 200
+// arrived (inbound), or the call was answered (outbound). Media may start
+// flowing before; a leg that ends unconfirmed never closes it.
+func (l *Leg) Confirmed() <-chan struct{} { return l.confirmed }
 
 func (l *Leg) storeRemoteSDP(b []byte) {
 	l.remoteSDP = b

@@ -116,15 +116,9 @@ func TestLegAckMatchedWhenInfoOvertakes(t *testing.T) {
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("run %d: INFO %v %v", i, res, err)
 		}
-		deadline := time.Now().Add(3 * time.Second)
-		for leg.State() != StateConfirmed && time.Now().Before(deadline) {
-			select {
-			case <-leg.Events():
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		if leg.State() != StateConfirmed {
-			t.Fatalf("run %d: state %s after ACK", i, leg.State())
+		waitConfirmed(t, leg)
+		if ev := nextEvent(t, leg); ev.(DTMFEvent).Digit != '1' {
+			t.Fatalf("run %d: event %#v", i, ev)
 		}
 		if r := d.inDialog(sipmsg.BYE, "", ""); r.StatusCode != 200 {
 			t.Fatalf("run %d: BYE -> %d", i, r.StatusCode)
@@ -159,13 +153,7 @@ func TestLeg200RetransmittedUntilAck(t *testing.T) {
 		t.Fatalf("state %s before ACK", leg.State())
 	}
 	d.ack("")
-	deadline := time.Now().Add(2 * time.Second)
-	for leg.State() != StateConfirmed && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if leg.State() != StateConfirmed {
-		t.Fatalf("state %s after ACK", leg.State())
-	}
+	waitConfirmed(t, leg)
 	d.inDialog(sipmsg.BYE, "", "")
 	waitDone(t, leg, 5*time.Second)
 }
@@ -266,5 +254,14 @@ func nextEvent(t testing.TB, l *Leg) Event {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no leg event")
 		return nil
+	}
+}
+
+func waitConfirmed(t testing.TB, l *Leg) {
+	t.Helper()
+	select {
+	case <-l.Confirmed():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("leg not confirmed (state %s)", l.State())
 	}
 }

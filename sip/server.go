@@ -169,8 +169,6 @@ func (s *Server) Run(ctx context.Context) error {
 		s.shutdownUA()
 		return err
 	}
-	close(s.ready)
-
 	// Register the UDP listeners in sipgo's connection pool before serving,
 	// so a Dial right after Ready already sends from the listening port
 	// (ServeUDP registers them too, asynchronously).
@@ -180,6 +178,7 @@ func (s *Server) Run(ctx context.Context) error {
 			s.tpl.Pool("udp").Add(la, &sipmsg.UDPConnection{PacketConn: l.udp, PacketAddr: la, Listener: true})
 		}
 	}
+	close(s.ready)
 	errc := make(chan error, len(s.listeners))
 	for _, l := range s.listeners {
 		go func() {
@@ -283,8 +282,8 @@ func (s *Server) shutdownUA() {
 // up and the listeners close. It returns when Run has returned, or ctx's
 // error if the drain deadline passed with legs still up.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.StopAccepting()
 	s.mu.Lock()
-	s.draining = true
 	running := s.running
 	s.mu.Unlock()
 	var err error
@@ -319,7 +318,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Draining reports whether Shutdown has begun.
+// StopAccepting starts draining without waiting: from now on new INVITEs
+// get 503 with Retry-After and Dial fails; live legs are untouched.
+// Shutdown calls it first.
+func (s *Server) StopAccepting() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// Draining reports whether the server stopped accepting calls.
 func (s *Server) Draining() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
