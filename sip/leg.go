@@ -925,6 +925,9 @@ func (l *Leg) retransmit2xx() {
 	default:
 		err = p.rw.tx.Respond(p.res)
 	}
+	if errors.Is(err, sipmsg.ErrUDPMTUCongestion) {
+		err = l.s.writeLargeUDP(p.res)
+	}
 	if err != nil {
 		l.log.Debug("2xx retransmission failed", "error", err)
 	}

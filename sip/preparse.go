@@ -200,6 +200,7 @@ var defaultParser = sipmsg.NewParser()
 // joining continuation lines. malformed reports a line without a colon or a
 // stray CR/LF.
 func splitHeaders(block []byte) (hdrs []rawHeader, malformed bool) {
+	var parts [][]string // continuation values per header, joined at the end (linear time)
 	lines := bytes.Split(block, []byte("\r\n"))
 	for _, ln := range lines {
 		if len(ln) == 0 {
@@ -216,11 +217,7 @@ func splitHeaders(block []byte) (hdrs []rawHeader, malformed bool) {
 			h := &hdrs[len(hdrs)-1]
 			h.raw = append(append(h.raw, '\r', '\n'), ln...)
 			if cont := strings.TrimSpace(string(ln)); cont != "" {
-				if h.value == "" {
-					h.value = cont
-				} else {
-					h.value += " " + cont
-				}
+				parts[len(parts)-1] = append(parts[len(parts)-1], cont)
 			}
 			continue
 		}
@@ -234,12 +231,20 @@ func splitHeaders(block []byte) (hdrs []rawHeader, malformed bool) {
 			malformed = true
 			continue
 		}
+		v := strings.TrimSpace(string(ln[colon+1:]))
 		hdrs = append(hdrs, rawHeader{
 			lname: canonicalHeaderName(name),
 			name:  name,
-			value: strings.TrimSpace(string(ln[colon+1:])),
 			raw:   append([]byte(nil), ln...),
 		})
+		var first []string
+		if v != "" {
+			first = []string{v}
+		}
+		parts = append(parts, first)
+	}
+	for i := range hdrs {
+		hdrs[i].value = strings.Join(parts[i], " ")
 	}
 	return hdrs, malformed
 }

@@ -567,10 +567,39 @@ func (r *responder) send(res *sipmsg.Response) error {
 		r.mu.Unlock()
 	}
 	r.s.traceOut(res)
-	if err := r.tx.Respond(res); err != nil {
+	err := r.tx.Respond(res)
+	if errors.Is(err, sipmsg.ErrUDPMTUCongestion) {
+		// sipgo refuses UDP messages over MTU-200 bytes; a response must go
+		// back on the request's transport, so send it anyway (IP fragments).
+		err = r.s.writeLargeUDP(res)
+	}
+	if err != nil {
 		return fmt.Errorf("sip: respond %d: %w", res.StatusCode, err)
 	}
 	return nil
+}
+
+// writeLargeUDP writes a response that exceeds sipgo's UDP size guard
+// through our first UDP listener.
+func (s *Server) writeLargeUDP(res *sipmsg.Response) error {
+	dst, err := net.ResolveUDPAddr("udp", res.Destination())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	var conn *net.UDPConn
+	for _, l := range s.listeners {
+		if l.udp != nil {
+			conn = l.udp
+			break
+		}
+	}
+	s.mu.Unlock()
+	if conn == nil {
+		return sipmsg.ErrUDPMTUCongestion
+	}
+	_, err = conn.WriteTo([]byte(res.String()), dst)
+	return err
 }
 
 func (r *responder) reply(code int, reason string, hdrs ...sipmsg.Header) error {
