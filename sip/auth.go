@@ -266,9 +266,17 @@ func (a *Authenticator) checkNonce(nonce string) (valid, stale bool) {
 // Challenges returns one WWW-Authenticate (or Proxy-Authenticate) value per
 // algorithm, most preferred first, all sharing one fresh nonce.
 func (a *Authenticator) Challenges(stale bool) []string {
+	return a.ChallengesFor(stale, a.algs)
+}
+
+// ChallengesFor is Challenges restricted to algs (each must be offered).
+func (a *Authenticator) ChallengesFor(stale bool, algs []Algorithm) []string {
 	nonce := a.NewNonce()
-	out := make([]string, 0, len(a.algs))
-	for _, alg := range a.algs {
+	out := make([]string, 0, len(algs))
+	for _, alg := range algs {
+		if !a.offers(alg) {
+			continue
+		}
 		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: string(alg), QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}

@@ -34,6 +34,16 @@ type Config struct {
 	// Algorithms are the digest challenge algorithms, most preferred first
 	// (default SHA-256 then MD5, RFC 8760).
 	Algorithms []Algorithm
+	// MD5OnlyUserAgents are User-Agent prefixes (case-insensitive) that get
+	// an MD5-only challenge. Some stacks answer only the first
+	// WWW-Authenticate and fail when it is SHA-256: measured here, baresip
+	// 1.0 (libre: "Register: Function not implemented") and sipsak 0.9.8
+	// ("unsupported authentication algorithm"). The choice depends on the
+	// User-Agent only, never on the user, so challenges still reveal
+	// nothing about which users exist. nil means the default list
+	// (baresip v0/v1, sipsak); an empty non-nil slice disables it. Ignored
+	// when Algorithms excludes MD5.
+	MD5OnlyUserAgents []string
 
 	// Registrar expiry bounds (defaults 60 s, 3600 s, 7200 s).
 	MinExpires     time.Duration
@@ -95,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []Algorithm{SHA256, MD5}
+	}
+	if c.MD5OnlyUserAgents == nil {
+		c.MD5OnlyUserAgents = []string{"baresip v0.", "baresip v1.", "sipsak"}
 	}
 	if c.MinExpires <= 0 {
 		c.MinExpires = 60 * time.Second

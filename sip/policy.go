@@ -98,6 +98,16 @@ func (s *Server) authorizeInvite(ctx context.Context, rw *responder) (Source, *R
 
 func forbidden() *Rejection { return reject(403, "Forbidden") }
 
+func (s *Server) md5Only(userAgent string) bool {
+	ua := strings.ToLower(userAgent)
+	for _, p := range s.cfg.MD5OnlyUserAgents {
+		if p != "" && strings.HasPrefix(ua, strings.ToLower(p)) {
+			return true
+		}
+	}
+	return false
+}
+
 func trunkAllows(t Trunk, ip netip.Addr) bool {
 	for _, p := range t.Sources {
 		if p.Contains(ip) {
@@ -117,10 +127,10 @@ func (s *Server) digestCheck(ctx context.Context, rw *responder) (string, *Rejec
 		return user, nil
 	case AuthMissing:
 		s.metrics.authFailure("missing")
-		return "", s.challenge(false)
+		return "", s.challenge(rw.req, false)
 	case AuthStale:
 		s.metrics.authFailure("stale")
-		return "", s.challenge(true)
+		return "", s.challenge(rw.req, true)
 	default:
 		s.metrics.authFailure("invalid")
 		return "", forbidden()
@@ -136,10 +146,14 @@ func (s *Server) verify(ctx context.Context, req *sipmsg.Request) (string, AuthR
 }
 
 // challenge builds the 401 with one WWW-Authenticate per algorithm
-// (RFC 8760: SHA-256 first). It depends on nothing but the clock, so known
-// and unknown users get identical responses.
-func (s *Server) challenge(stale bool) *Rejection {
+// (RFC 8760: SHA-256 first; MD5 only for the MD5OnlyUserAgents). It
+// depends on nothing but the clock and the User-Agent, so known and unknown
+// users get identical responses.
+func (s *Server) challenge(req *sipmsg.Request, stale bool) *Rejection {
 	vals := s.auth.Challenges(stale)
+	if ua := req.GetHeader("User-Agent"); ua != nil && s.md5Only(ua.Value()) {
+		vals = s.auth.ChallengesFor(stale, []Algorithm{MD5})
+	}
 	hdrs := make([]sipmsg.Header, 0, len(vals))
 	for _, v := range vals {
 		hdrs = append(hdrs, sipmsg.NewHeader("WWW-Authenticate", v))

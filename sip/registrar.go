@@ -39,16 +39,16 @@ func (s *Server) onRegister(rw *responder) {
 	case AuthOK:
 	case AuthStale:
 		s.metrics.authFailure("stale")
-		_ = rw.rejectWith(s.challenge(true))
+		_ = rw.rejectWith(s.challenge(req, true))
 		return
 	case AuthMissing:
 		s.metrics.authFailure("missing")
-		_ = rw.rejectWith(s.challenge(false))
+		_ = rw.rejectWith(s.challenge(req, false))
 		return
 	default:
 		// Wrong password and unknown user look the same: a fresh challenge.
 		s.metrics.authFailure("invalid")
-		_ = rw.rejectWith(s.challenge(false))
+		_ = rw.rejectWith(s.challenge(req, false))
 		return
 	}
 	if user != aor {
