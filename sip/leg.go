@@ -1280,6 +1280,7 @@ func (l *Leg) newRequest(method sipmsg.RequestMethod) *sipmsg.Request {
 		req.AppendHeader(&sipmsg.ContactHeader{Address: d.contact})
 	}
 	req.AppendHeader(sipmsg.NewHeader("User-Agent", l.s.cfg.UserAgent))
+	req.SetBody(nil) // Content-Length: 0, required on stream transports
 	req.SetTransport(strings.ToUpper(d.transport))
 	if d.dest != "" {
 		// Inbound legs answer the flow the INVITE came on (NAT); legs to a
