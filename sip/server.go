@@ -192,6 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	s.log.Info("sip listening", "listeners", len(s.listeners))
+	go s.gaugeLoop(runCtx)
 
 	var runErr error
 	select {
@@ -207,6 +208,22 @@ func (s *Server) Run(ctx context.Context) error {
 	waitGroupTimeout(&s.wg, 5*time.Second)
 	s.shutdownUA()
 	return runErr
+}
+
+// gaugeLoop keeps the registrations gauge current as bindings expire.
+func (s *Server) gaugeLoop(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c, cancel := context.WithTimeout(ctx, 5*time.Second)
+			s.updateRegistrationsGauge(c)
+			cancel()
+		}
+	}
 }
 
 func (s *Server) bind() error {
@@ -574,6 +591,13 @@ func (r *responder) send(res *sipmsg.Response) error {
 		err = r.s.writeLargeUDP(res)
 	}
 	if err != nil {
+		if res.StatusCode >= 200 {
+			r.mu.Lock()
+			if r.final == res.StatusCode {
+				r.final = 0 // not sent; a CANCEL's 487 may record itself
+			}
+			r.mu.Unlock()
+		}
 		return fmt.Errorf("sip: respond %d: %w", res.StatusCode, err)
 	}
 	return nil
