@@ -87,8 +87,9 @@ type PromptCache struct {
 }
 
 // LoadPromptCache reads every .wav under dir/<lang>/. Each file must be an 8 kHz mono WAV
-// (PCM16, µ-law or A-law); a file that is not fails the load, and the error lists every
-// bad file with its path and the reason. Options read: WithDefaultLang, WithLogger.
+// (PCM16, µ-law or A-law). A file that is not is left out; the returned error lists every
+// bad file with its path and the reason, beside a cache holding all the good ones (nil
+// only when dir itself cannot be read). Options read: WithDefaultLang, WithLogger.
 func LoadPromptCache(dir string, opts ...Option) (*PromptCache, error) {
 	o := buildOptions(opts)
 	c := &PromptCache{dir: dir, defaultLang: o.defaultLang, prompts: map[string]*Prompt{}, log: o.logger}
@@ -130,10 +131,12 @@ func LoadPromptCache(dir string, opts ...Option) (*PromptCache, error) {
 			c.langs = append(c.langs, lang)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	slices.Sort(c.langs)
+	if len(errs) > 0 {
+		// The cache still holds every good prompt: the engine logs the bad files and
+		// calls fall back to the default language or a tone for them.
+		return c, errors.Join(errs...)
+	}
 	return c, nil
 }
 

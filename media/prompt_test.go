@@ -96,9 +96,12 @@ func TestPromptCacheErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "es", "broken.wav"), []byte("RIFF\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadPromptCache(dir)
+	c, err := LoadPromptCache(dir)
 	if err == nil {
 		t.Fatal("corrupt prompts accepted")
+	}
+	if c == nil || c.Has("es", "broken") || c.Has("en", "wideband") {
+		t.Fatal("partial cache must hold only the good prompts")
 	}
 	msg := err.Error()
 	for _, want := range []string{filepath.Join(dir, "en", "wideband.wav"), "8000 Hz", filepath.Join(dir, "es", "broken.wav"), "malformed"} {

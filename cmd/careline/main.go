@@ -19,6 +19,7 @@ import (
 	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/internal/engine"
 	"github.com/careline/careline/internal/logx"
+	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -175,6 +176,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg, stderr)
+	sip.InstallLogging(log.With("component", "sipgo"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	app, err := engine.New(ctx, cfg, engine.Options{Logger: log})
