@@ -119,4 +119,6 @@ func (r *relay) WriteFrame(f Frame) error {
 	return err
 }
 
-func (r *relay) String() string { return "BridgeRelay(" + r.from + "->" + r.to.LocalAddr().String() + ")" }
+func (r *relay) String() string {
+	return "BridgeRelay(" + r.from + "->" + r.to.LocalAddr().String() + ")"
+}
