@@ -67,8 +67,12 @@ func orString(p *string, def string) string {
 }
 
 // Effective prompt lists of each kind (defaults applied); validation checks these.
-func menuInvalid(m *config.MenuNode) []string { return orPrompts(m.InvalidPrompts, prompts.MenuInvalid) }
-func menuTimeout(m *config.MenuNode) []string { return orPrompts(m.TimeoutPrompts, prompts.MenuTimeout) }
+func menuInvalid(m *config.MenuNode) []string {
+	return orPrompts(m.InvalidPrompts, prompts.MenuInvalid)
+}
+func menuTimeout(m *config.MenuNode) []string {
+	return orPrompts(m.TimeoutPrompts, prompts.MenuTimeout)
+}
 func collectInvalid(c *config.CollectNode) []string {
 	return orPrompts(c.InvalidPrompts, prompts.MenuInvalid)
 }
