@@ -139,10 +139,13 @@ func (c *checker) checkFlow(name string, f *config.Flow) {
 		if len(comp) == 1 && !slices.Contains(g.succ[comp[0]], comp[0]) {
 			continue // leads into a loop reported on its own
 		}
+		what := "nodes " + strings.Join(comp, ", ") + " loop"
+		if len(comp) == 1 {
+			what = "node " + comp[0] + " loops"
+		}
 		c.r.Errorf(config.Join(p, "nodes", comp[0]),
 			"give one of them a way out, e.g. a menu option, on_failure or next that leads to a hangup, queue, transfer, voicemail or callback_request node",
-			"nodes %s loop with no way out: none of them leads to a hangup, queue, transfer, voicemail or callback_request node",
-			strings.Join(comp, ", "))
+			"%s with no way out: none leads to a hangup, queue, transfer, voicemail or callback_request node", what)
 	}
 }
 
@@ -400,7 +403,7 @@ func (c *checker) checkSay(p string, s *config.SayNode, sets map[string]bool, lo
 		c.checkVarRef(config.Join(p, "var"), s.Var, sets, lookup)
 	default:
 		if _, err := sayFragments(say.English, s.As, s.Value, time.UTC); err != nil {
-			c.r.Errorf(config.Join(p, "value"), sayValueFix(s.As), "%v", err)
+			c.r.Errorf(config.Join(p, "value"), sayValueFix(s.As), "%s", strings.TrimPrefix(err.Error(), "ivr: "))
 		}
 	}
 }

@@ -301,18 +301,34 @@ func (c *Config) validateSchedules(r *Reporter) {
 			errs = j.Unwrap()
 		}
 		for _, e := range errs {
-			path, msg := p, e.Error()
+			path, msg, rel := p, e.Error(), ""
 			var se *calendar.SpecError
 			if errors.As(e, &se) {
 				msg = se.Err.Error()
 				if se.Path != "schedule" && se.Path != "" {
+					rel = se.Path
 					path = Join(p, se.Path)
 				}
 			}
-			msg = strings.TrimPrefix(msg, "calendar: ")
-			r.Errorf(path, `write days as mon-fri or sat, hours as "08:00-20:00", dates as "2026-12-25"`, "%s", msg)
+			msg = strings.ReplaceAll(msg, "calendar: invalid calendar: ", "")
+			msg = strings.ReplaceAll(msg, "calendar: ", "")
+			r.Errorf(path, scheduleFix(rel), "%s", msg)
 		}
 	}
+}
+
+func scheduleFix(rel string) string {
+	switch {
+	case rel == "timezone":
+		return `use an IANA zone such as "America/Chicago" (or leave it out for site.timezone)`
+	case strings.HasPrefix(rel, "weekly"):
+		return `write days as mon-fri, sat or daily, and hours as "08:00-20:00"`
+	case strings.HasPrefix(rel, "closures"):
+		return `write local date-times as "2026-01-20 12:00"`
+	case strings.HasPrefix(rel, "holidays"), strings.HasPrefix(rel, "special"):
+		return `write dates as "2026-12-25" and hours as "09:00-13:00"`
+	}
+	return "remove overlapping hours and dates given twice"
 }
 
 // validateNumberFlows checks that every number's flow exists.
