@@ -7,7 +7,7 @@ import (
 	"github.com/careline/careline/ivr/prompts"
 )
 
-// Defaults, after Asterisk and FreeSWITCH (see docs/architecture.md, "IVR flows"):
+// Defaults, after Asterisk and FreeSWITCH (app_read, func_timeout, mod_ivr menus):
 // FreeSWITCH menus wait 10 s for a key, half that between keys, and allow 3
 // failures; Asterisk's TIMEOUT(response) is 10 s and TIMEOUT(digit) 5 s; Read's
 // terminator is #.

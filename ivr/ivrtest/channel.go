@@ -46,7 +46,8 @@ func PressAfter(pause time.Duration, keys string) Step {
 }
 
 // Barge presses keys while the next barge-in playback is playing: it stops and
-// the keys wait for the next Collect. During a playback without barge-in the keys
+// the keys wait for the next Collect (its prompts are recorded as played, the
+// last one cut short). During a playback without barge-in the keys
 // are discarded (see Dropped).
 func Barge(keys string) Step { return Step{kind: stepBarge, digits: keys} }
 
