@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/careline/careline/ivr/calendar"
 )
 
 // Config is the whole configuration file.
@@ -26,6 +28,11 @@ type Config struct {
 	Trunks  map[string]*Trunk  `yaml:"trunks"`
 	Numbers map[string]*Number `yaml:"numbers"`
 	Agents  map[string]*Agent  `yaml:"agents"`
+	// Schedules are business hours by name (ivr branch_hours, queues, dialer windows);
+	// timezone defaults to site.timezone.
+	Schedules map[string]*calendar.Spec `yaml:"schedules"`
+	// Flows are IVR graphs by name (see flows.go; checked by ivr.Validate).
+	Flows map[string]*Flow `yaml:"flows"`
 
 	file string
 	pos  map[string]Pos
@@ -303,6 +310,7 @@ func (c *Config) applyDefaults() {
 			t.Transport = "udp"
 		}
 	}
+	c.scheduleDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -447,6 +455,8 @@ func (c *Config) validate(r *Reporter) {
 			r.Errorf(Join(p, "language"), "use one of site.languages", "language %q is not configured", n.Language)
 		}
 	}
+	c.validateNumberFlows(r)
+	c.validateSchedules(r)
 	users := map[string]string{}
 	for _, id := range sortedKeys(c.Agents) {
 		a, p := c.Agents[id], Join("agents", id)
