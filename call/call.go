@@ -9,14 +9,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/media"
+	"github.com/careline/careline/media/dsp"
 	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"
 )
 
-// ErrHangup is returned by channel operations once the caller has hung up.
-var ErrHangup = errors.New("call: caller hung up")
+// ErrHangup is returned by channel operations once the caller has hung up; it matches
+// ivr.ErrHangup.
+var ErrHangup = fmt.Errorf("call: %w", ivr.ErrHangup)
 
 // EventLog is where a call records its life (store.Log implements it).
 type EventLog interface {
@@ -38,6 +41,9 @@ type Call struct {
 	lang    string
 	defLang string
 
+	transfer  func(ctx context.Context, c *Call, target string) error
+	onPrompt  func(interaction uuid.UUID, lang, id string, d time.Duration)
+
 	mu        sync.Mutex
 	onHold    bool
 	endReason string // set when careline itself ends the call (media_timeout ...)
@@ -56,14 +62,12 @@ func (c *Call) DID() string { return c.did }
 // Language is the call's current language.
 func (c *Call) Language() string { return c.lang }
 
-// SetLanguage switches the call's language and records it on the interaction.
+// SetLanguage switches the language of later prompts (the IVR records the change on the
+// interaction with its node exit).
 func (c *Call) SetLanguage(lang string) {
-	if lang == "" || lang == c.lang {
-		return
+	if lang != "" {
+		c.lang = lang
 	}
-	c.lang = lang
-	c.append(store.Event{Type: "call.language", Detail: map[string]any{"language": lang},
-		Interaction: &store.InteractionPatch{Language: lang}})
 }
 
 func (c *Call) append(ev store.Event) {
@@ -73,8 +77,8 @@ func (c *Call) append(ev store.Event) {
 	}
 }
 
-// Record appends a business event for this call (e.g. from an app).
-func (c *Call) Record(ev store.Event) { c.append(ev) }
+// LogEvent appends a business event for this call (e.g. from an app).
+func (c *Call) LogEvent(ev store.Event) { c.append(ev) }
 
 // Context is cancelled when the leg ends.
 func (c *Call) Context() context.Context { return c.leg.Context() }
@@ -94,40 +98,40 @@ func (c *Call) resolve(lang, id string) *media.Prompt {
 	if fellBack {
 		c.log.Warn("prompt missing in the call's language; playing the fallback", "prompt", id, "lang", lang, "played", p.Lang)
 	}
+	if c.onPrompt != nil {
+		c.onPrompt(c.ID, p.Lang, p.ID, p.Duration)
+	}
 	return p
 }
 
-// PromptRef names a prompt, optionally in a fixed language (language menus play each
-// line in its own language).
-type PromptRef struct {
-	ID   string
-	Lang string
-}
-
-// Play plays prompts back to back. With bargeIn a DTMF digit stops playback; the digit
-// stays queued for Collect. It returns interrupted=true when a digit stopped it.
-func (c *Call) Play(ctx context.Context, refs []PromptRef, bargeIn bool) (bool, error) {
-	if len(refs) == 0 {
-		return false, nil
+// Play implements ivr.Channel: prompts back to back; with BargeIn a key stops playback
+// and stays queued for Collect; without it, keys pressed meanwhile are discarded.
+func (c *Call) Play(ctx context.Context, p ivr.Playback) (ivr.PlayResult, error) {
+	if len(p.Prompts) == 0 {
+		return ivr.PlayResult{}, nil
 	}
-	ps := make([]*media.Prompt, 0, len(refs))
-	for _, r := range refs {
+	ps := make([]*media.Prompt, 0, len(p.Prompts))
+	for _, r := range p.Prompts {
 		ps = append(ps, c.resolve(r.Lang, r.ID))
 	}
-	res, err := c.sess.Play(ctx, media.PlayOptions{Prompts: ps, StopOnDTMF: bargeIn})
+	res, err := c.sess.Play(ctx, media.PlayOptions{Prompts: ps, StopOnDTMF: p.BargeIn})
 	if err != nil {
-		return res.Interrupted, c.mapErr(ctx, err)
+		return ivr.PlayResult{Interrupted: res.Interrupted}, c.mapErr(ctx, err)
 	}
-	return res.Interrupted, nil
+	if !p.BargeIn {
+		c.sess.FlushDTMF()
+	}
+	return ivr.PlayResult{Interrupted: res.Interrupted}, nil
 }
 
 // PlayIDs plays prompt ids in the call's language.
 func (c *Call) PlayIDs(ctx context.Context, bargeIn bool, ids ...string) (bool, error) {
-	refs := make([]PromptRef, len(ids))
+	refs := make([]ivr.PromptRef, len(ids))
 	for i, id := range ids {
-		refs[i] = PromptRef{ID: id}
+		refs[i] = ivr.PromptRef{ID: id}
 	}
-	return c.Play(ctx, refs, bargeIn)
+	res, err := c.Play(ctx, ivr.Playback{Prompts: refs, BargeIn: bargeIn})
+	return res.Interrupted, err
 }
 
 func (c *Call) mapErr(ctx context.Context, err error) error {
@@ -140,116 +144,124 @@ func (c *Call) mapErr(ctx context.Context, err error) error {
 	return err
 }
 
-// CollectEnd says why digit collection stopped.
-type CollectEnd string
-
-// Collection endings.
-const (
-	EndTerminator        CollectEnd = "terminator"
-	EndMax               CollectEnd = "max"
-	EndTimeout           CollectEnd = "timeout"
-	EndInterDigitTimeout CollectEnd = "interdigit_timeout"
-)
-
-// CollectSpec says how to read digits.
-type CollectSpec struct {
-	Max               int           // stop after this many digits (0: no limit)
-	Terminators       string        // keys that end entry (not included in the value)
-	FirstDigitTimeout time.Duration // wait for the first digit
-	InterDigitTimeout time.Duration // wait between digits
-}
-
-// Collect reads DTMF digits already queued (type-ahead, barge-in) and new ones.
-func (c *Call) Collect(ctx context.Context, spec CollectSpec) (string, CollectEnd, error) {
+// Collect implements ivr.Channel: queued keys (type-ahead, barge-in) come first.
+func (c *Call) Collect(ctx context.Context, spec ivr.CollectSpec) (ivr.Digits, error) {
 	var b strings.Builder
 	wait := spec.FirstDigitTimeout
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
 	for {
-		if wait <= 0 {
-			wait = 5 * time.Second
-		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return b.String(), "", c.mapErr(ctx, ctx.Err())
+			return ivr.Digits{Value: b.String()}, c.mapErr(ctx, ctx.Err())
 		case <-c.leg.Done():
 			t.Stop()
-			return b.String(), "", ErrHangup
+			return ivr.Digits{Value: b.String()}, ErrHangup
 		case <-t.C:
 			if b.Len() == 0 {
-				return "", EndTimeout, nil
+				return ivr.Digits{End: ivr.DigitsTimeout}, nil
 			}
-			return b.String(), EndInterDigitTimeout, nil
+			return ivr.Digits{Value: b.String(), End: ivr.DigitsInterDigitTimeout}, nil
 		case ev, ok := <-c.sess.DTMF():
 			t.Stop()
 			if !ok {
-				return b.String(), "", ErrHangup
+				return ivr.Digits{Value: b.String()}, ErrHangup
 			}
 			if strings.ContainsRune(spec.Terminators, ev.Digit) {
-				return b.String(), EndTerminator, nil
+				return ivr.Digits{Value: b.String(), End: ivr.DigitsTerminator}, nil
 			}
 			b.WriteRune(ev.Digit)
 			if spec.Max > 0 && b.Len() >= spec.Max {
-				return b.String(), EndMax, nil
+				return ivr.Digits{Value: b.String(), End: ivr.DigitsMax}, nil
 			}
 			wait = spec.InterDigitTimeout
+			if wait <= 0 {
+				wait = 3 * time.Second
+			}
 		}
 	}
 }
 
-// FlushDigits drops queued DTMF (before a new menu, so stale key presses don't leak).
+// FlushDigits drops queued DTMF.
 func (c *Call) FlushDigits() { c.sess.FlushDTMF() }
 
-// RecordSpec says how to record the caller (voicemail).
-type RecordSpec struct {
-	MaxDuration time.Duration // default 2 min
-	Terminators string        // keys that end the recording (default "#")
-}
+// silenceDBFS is the level under which a frame counts as silence when recording.
+const silenceDBFS = -42
 
-// RecordAudio records what the caller says until a terminator key, the maximum
-// duration, or hang-up, and returns 8 kHz PCM.
-func (c *Call) RecordAudio(ctx context.Context, spec RecordSpec) ([]int16, error) {
+// Record implements ivr.Channel: it records the caller until a terminator key, the
+// maximum duration, Silence of silence after speech, or hang-up (which returns what was
+// said, End=hangup, nil error).
+func (c *Call) Record(ctx context.Context, spec ivr.RecordSpec) (ivr.Recording, error) {
 	if spec.MaxDuration <= 0 {
 		spec.MaxDuration = 2 * time.Minute
 	}
-	if spec.Terminators == "" {
-		spec.Terminators = "#"
-	}
-	sink := &pcmSink{max: int(spec.MaxDuration.Seconds() * media.SampleRate)}
+	sink := &pcmSink{max: int(spec.MaxDuration.Seconds() * media.SampleRate), voiced: make(chan struct{}, 1)}
 	prev := c.sess.SetSink(sink)
 	defer c.sess.SetSink(prev)
-	t := time.NewTimer(spec.MaxDuration)
-	defer t.Stop()
+	c.sess.FlushDTMF()
+	deadline := time.NewTimer(spec.MaxDuration)
+	defer deadline.Stop()
+	var silence <-chan time.Time
+	var silenceT *time.Timer
+	if spec.Silence > 0 {
+		silenceT = time.NewTimer(spec.Silence)
+		defer silenceT.Stop()
+		silence = silenceT.C
+	}
+	done := func(end ivr.RecordEnd) (ivr.Recording, error) {
+		pcm := sink.pcm()
+		return ivr.Recording{PCM: pcm, End: end,
+			Duration: time.Duration(len(pcm)) * time.Second / media.SampleRate}, nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return sink.pcm(), c.mapErr(ctx, ctx.Err())
+			if c.leg.Context().Err() != nil {
+				return done(ivr.RecordHangup)
+			}
+			return ivr.Recording{}, ctx.Err()
 		case <-c.leg.Done():
-			return sink.pcm(), nil // hanging up ends a voicemail: keep what was said
-		case <-t.C:
-			return sink.pcm(), nil
+			return done(ivr.RecordHangup)
+		case <-deadline.C:
+			return done(ivr.RecordMax)
+		case <-silence:
+			return done(ivr.RecordSilence)
+		case <-sink.voiced:
+			if silenceT != nil {
+				silenceT.Reset(spec.Silence)
+			}
 		case ev, ok := <-c.sess.DTMF():
 			if !ok {
-				return sink.pcm(), nil
+				return done(ivr.RecordHangup)
 			}
 			if strings.ContainsRune(spec.Terminators, ev.Digit) {
-				return sink.pcm(), nil
+				return done(ivr.RecordTerminator)
 			}
 		}
 	}
 }
 
 type pcmSink struct {
-	mu  sync.Mutex
-	buf []int16
-	max int
+	mu     sync.Mutex
+	buf    []int16
+	max    int
+	voiced chan struct{} // signalled (non-blocking) on each frame above the silence level
 }
 
 func (s *pcmSink) WriteFrame(f media.Frame) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if len(s.buf) < s.max {
 		s.buf = append(s.buf, f.Samples...)
+	}
+	s.mu.Unlock()
+	if dsp.DBFS(f.Samples) > silenceDBFS {
+		select {
+		case s.voiced <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -261,6 +273,26 @@ func (s *pcmSink) pcm() []int16 {
 }
 
 func (s *pcmSink) String() string { return "PCMCollector" }
+
+// Facts implements ivr.Channel.
+func (c *Call) Facts() ivr.Facts {
+	return ivr.Facts{DID: c.did, Trunk: c.leg.Source().Trunk, Direction: c.leg.Direction().String(),
+		CallerIDPresent: callerIDPresent(c.leg.Remote().User), Start: c.answered}
+}
+
+func callerIDPresent(user string) bool {
+	u := strings.ToLower(user)
+	return u != "" && u != "anonymous" && u != "restricted" && u != "unknown"
+}
+
+// Transfer implements ivr.Channel: a blind transfer, carried out by the transfer
+// function the handler was given (careline anchors the media and bridges).
+func (c *Call) Transfer(ctx context.Context, target string) error {
+	if c.transfer == nil {
+		return fmt.Errorf("call: transfer to a number is not configured")
+	}
+	return c.transfer(ctx, c, target)
+}
 
 // SendDTMF sends digits to the caller (RFC 4733, or in-band without telephone-event).
 func (c *Call) SendDTMF(ctx context.Context, digits string) error {
@@ -298,3 +330,5 @@ func (c *Call) ownEndReason() string {
 	defer c.mu.Unlock()
 	return c.endReason
 }
+
+var _ ivr.Channel = (*Call)(nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/ivr/say"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"
@@ -35,14 +36,15 @@ func (e DTMFEcho) Run(ctx context.Context, c *Call) error {
 		return err
 	}
 	for {
-		digits, end, err := c.Collect(ctx, CollectSpec{Max: 1, FirstDigitTimeout: idle})
+		got, err := c.Collect(ctx, ivr.CollectSpec{Max: 1, FirstDigitTimeout: idle})
 		if err != nil {
 			if errors.Is(err, ErrHangup) {
 				return nil
 			}
 			return err
 		}
-		if end == EndTimeout {
+		digits := got.Value
+		if got.End == ivr.DigitsTimeout {
 			_, err := c.PlayIDs(ctx, false, "common/goodbye")
 			return err
 		}
@@ -50,7 +52,7 @@ func (e DTMFEcho) Run(ctx context.Context, c *Call) error {
 		if e.OnDigit != nil {
 			e.OnDigit(c.ID, d)
 		}
-		c.Record(store.Event{Type: "test.dtmf_echo", Detail: map[string]any{"digits": "len:1"}})
+		c.LogEvent(store.Event{Type: "test.dtmf_echo", Detail: map[string]any{"digits": "len:1"}})
 		if err := c.SendDTMF(ctx, digits); err != nil {
 			return err
 		}

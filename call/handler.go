@@ -50,6 +50,8 @@ type Options struct {
 	Now         func() time.Time
 	// SetupTimeout bounds answering (port, SDP, 200 OK).
 	SetupTimeout time.Duration
+	// OnPrompt, when set, is told each prompt a call plays (tests only).
+	OnPrompt func(interaction uuid.UUID, lang, id string, d time.Duration)
 }
 
 // Handler is the sip.Handler for inbound calls: it answers with media, runs the
@@ -218,7 +220,7 @@ func (h *Handler) answer(ctx context.Context, leg *sip.Leg, iid uuid.UUID, did s
 		lang = h.o.DefaultLang
 	}
 	c := &Call{ID: iid, leg: leg, sess: sess, neg: neg, prompts: h.o.Prompts, events: h.o.Events,
-		log: log, did: did, lang: lang, defLang: h.o.DefaultLang}
+		log: log, did: did, lang: lang, defLang: h.o.DefaultLang, onPrompt: h.o.OnPrompt}
 	leg.OnOffer(func(offer []byte) ([]byte, error) {
 		ans, n, err := neg.Answer(offer)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,27 @@ var testSecrets = map[string]string{
 type engineOpts struct {
 	extraYAML string
 	now       func() time.Time
+	// example loads configs/careline.yaml (flows, schedules, queues, agents) and patches
+	// only what must differ in a test: ports, database, outbox, prompts path.
+	example  bool
+	onPrompt func(id uuid.UUID, lang, prompt string, d time.Duration)
+}
+
+// exampleSecrets resolves the env: references of configs/careline.yaml in tests.
+func exampleSecrets(k string) (string, bool) {
+	if v, ok := testSecrets[k]; ok {
+		return v, true
+	}
+	switch k {
+	case "CARELINE_NONCE_SECRET":
+		return "test-nonce-secret-0123456789", true
+	case "CARELINE_DATABASE_URL", "CARELINE_REDIS_URL":
+		return "", false
+	}
+	if strings.HasPrefix(k, "CARELINE_AGENT_") && strings.HasSuffix(k, "_PASSWORD") {
+		return "pw-" + strings.TrimSuffix(strings.TrimPrefix(k, "CARELINE_AGENT_"), "_PASSWORD"), true
+	}
+	return "", false
 }
 
 // startEngine writes a config with free ports and a fresh database, loads it through
@@ -92,12 +114,25 @@ agents:
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, issues := config.Load(path, config.LoadOptions{LookupEnv: func(k string) (string, bool) {
-		v, ok := testSecrets[k]
-		return v, ok
-	}})
+	lookup := func(k string) (string, bool) { v, ok := testSecrets[k]; return v, ok }
+	if o.example {
+		path, lookup = filepath.Join(repoRoot(), "configs", "careline.yaml"), exampleSecrets
+	}
+	cfg, issues := config.Load(path, config.LoadOptions{LookupEnv: lookup})
 	if len(issues.Errors()) > 0 {
 		t.Fatalf("config:\n%v", issues)
+	}
+	if o.example {
+		cfg.HTTP.Listen = "127.0.0.1:0"
+		cfg.Store.DatabaseURL.Set(dbURL)
+		cfg.Store.OutboxDir = filepath.Join(dir, "outbox")
+		cfg.Store.FsyncInterval = 5 * time.Millisecond
+		cfg.SIP.Listen = []config.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}
+		cfg.SIP.DrainTimeout = 3 * time.Second
+		cfg.Media.RTPPorts = config.PortRange{Min: base, Max: base + 399}
+		cfg.Media.PortRest = time.Second
+		cfg.Prompts.Dir = filepath.Join(repoRoot(), "prompts")
+		cfg.Trunks = map[string]*config.Trunk{"local": {AllowFrom: []config.Prefix{mustPrefix("127.0.0.1/32")}, Transport: "udp"}}
 	}
 	e := &Engine{digits: map[uuid.UUID][]rune{}, notify: make(chan struct{}, 1)}
 	log := logx.Discard()
@@ -105,7 +140,7 @@ agents:
 		log = logx.New(os.Stderr, logx.Options{})
 	}
 	ctx := context.Background()
-	app, err := engine.New(ctx, cfg, engine.Options{Logger: log, Now: o.now, OnDigit: e.onDigit})
+	app, err := engine.New(ctx, cfg, engine.Options{Logger: log, Now: o.now, OnDigit: e.onDigit, OnPrompt: o.onPrompt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +161,14 @@ agents:
 	t.Cleanup(pool.Close)
 	e.Pool = pool
 	return e
+}
+
+func mustPrefix(s string) config.Prefix {
+	var p config.Prefix
+	if err := p.UnmarshalText([]byte(s)); err != nil {
+		panic(err)
+	}
+	return p
 }
 
 func (e *Engine) onDigit(id uuid.UUID, d rune) {

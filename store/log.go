@@ -43,6 +43,8 @@ type Options struct {
 	Metrics    *Metrics
 	// RetryMax caps the shipper's backoff while Postgres is unreachable (default 5s).
 	RetryMax time.Duration
+	// Now stamps events appended without a time (default time.Now).
+	Now func() time.Time
 }
 
 // Log is the interaction log: a local durable outbox shipped to Postgres.
@@ -90,6 +92,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	ob, torn, err := openOutbox(outboxOptions{Dir: opts.Dir, SegmentSize: opts.SegmentSize, MaxBytes: opts.MaxBytes,
 		FsyncBatch: opts.FsyncBatch, FsyncInterval: opts.FsyncInterval, Logger: opts.Logger})
@@ -139,7 +144,7 @@ func (l *Log) Append(ev Event) error {
 		ev.ID = NewID()
 	}
 	if ev.At.IsZero() {
-		ev.At = time.Now()
+		ev.At = l.opts.Now()
 	}
 	ev.Type = cleanText(ev.Type)
 	b, err := encodeEvent(&ev)

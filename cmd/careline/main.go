@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/internal/engine"
 	"github.com/careline/careline/internal/logx"
+	"github.com/careline/careline/ivr"
+	"github.com/careline/careline/ivr/prompts"
 	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -89,9 +92,14 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// loadConfig loads path and prints every issue; it returns nil if any is an error.
+// loadConfig loads path, runs every domain validator, and prints every issue; it
+// returns nil if any is an error.
 func loadConfig(path string, stderr io.Writer, opts config.LoadOptions) *config.Config {
 	cfg, issues := config.Load(path, opts)
+	if cfg != nil && len(issues.Errors()) == 0 {
+		issues = append(issues, validateDomains(cfg)...)
+		issues.Sort()
+	}
 	for _, is := range issues {
 		fmt.Fprintln(stderr, is.String())
 	}
@@ -100,6 +108,21 @@ func loadConfig(path string, stderr io.Writer, opts config.LoadOptions) *config.
 		return nil
 	}
 	return cfg
+}
+
+// validateDomains runs the checks that need more than the config file: flows against the
+// prompt manifest, queue names, ...
+func validateDomains(cfg *config.Config) config.Issues {
+	var out config.Issues
+	manifest, err := prompts.Load(filepath.Join(cfg.Prompts.Dir, "manifest.yaml"))
+	if err != nil {
+		out = append(out, config.Issue{File: cfg.File(), Path: "prompts.dir", Severity: config.Warning,
+			Msg: fmt.Sprintf("prompt manifest not readable (%v); prompts are not checked", err),
+			Fix: "keep manifest.yaml in the prompts folder"})
+		manifest = nil
+	}
+	out = append(out, ivr.Validate(cfg, manifest)...)
+	return out
 }
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 	"github.com/careline/careline/call"
 	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/internal/httpx"
+	"github.com/careline/careline/internal/logx"
+	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/media"
 	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
@@ -42,6 +45,7 @@ type App struct {
 	Clock    *media.Clock
 	Prompts  *media.PromptCache
 	Calls    *call.Handler
+	IVR      *ivr.Interpreter
 	cancel   context.CancelFunc
 	done     chan error
 	sipDone  chan error
@@ -58,6 +62,8 @@ type Options struct {
 	Now func() time.Time
 	// OnDigit observes the digits the test line (dtmf_echo) receives; tests only.
 	OnDigit func(interaction uuid.UUID, digit rune)
+	// OnPrompt observes every prompt a call plays; tests only.
+	OnPrompt func(interaction uuid.UUID, lang, id string, d time.Duration)
 }
 
 // New builds an App from cfg without starting network listeners.
@@ -91,7 +97,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	l, err := store.Open(store.Options{
 		Dir: cfg.Store.OutboxDir, SegmentSize: int64(cfg.Store.SegmentSize), MaxBytes: int64(cfg.Store.MaxOutboxBytes),
 		FsyncBatch: cfg.Store.FsyncBatch, FsyncInterval: cfg.Store.FsyncInterval, ShipBatch: cfg.Store.ShipBatch,
-		Pool: a.pool, Logger: a.log.With("component", "store"), Metrics: store.NewMetrics(a.reg),
+		Pool: a.pool, Logger: a.log.With("component", "store"), Metrics: store.NewMetrics(a.reg), Now: opts.Now,
 	})
 	if err != nil {
 		a.closePool()
@@ -135,6 +141,16 @@ func (a *App) buildTelephony() error {
 	if err != nil {
 		a.log.Error("some prompt files could not be loaded; calls will use the fallback language or a tone", "err", err)
 	}
+	hashKey := []byte(cfg.SIP.NonceSecret.Value())
+	if len(hashKey) == 0 {
+		hashKey = make([]byte, 32)
+		_, _ = rand.Read(hashKey)
+	}
+	a.IVR, err = ivr.FromConfig(cfg, ivr.WithEventLog(a.Log), ivr.WithMetrics(ivr.NewMetrics(a.reg)),
+		ivr.WithLogger(a.log.With("component", "ivr")), ivr.WithHasher(logx.NewHasher(hashKey)), ivr.WithClock(a.opts.Now))
+	if err != nil {
+		return fmt.Errorf("engine: flows: %w", err)
+	}
 	var codecs []media.Codec
 	for _, name := range cfg.Media.Codecs {
 		if c, ok := media.CodecByName(name); ok {
@@ -144,7 +160,7 @@ func (a *App) buildTelephony() error {
 	a.Calls = call.NewHandler(call.Options{
 		Ports: a.Ports, Clock: a.Clock, Prompts: a.Prompts, MediaIP: ip, Codecs: codecs,
 		DefaultLang: cfg.DefaultLanguage(), Router: a.route, Events: a.Log,
-		Logger: a.log.With("component", "call"), Metrics: call.NewMetrics(a.reg), Now: a.opts.Now,
+		Logger: a.log.With("component", "call"), Metrics: call.NewMetrics(a.reg), Now: a.opts.Now, OnPrompt: a.opts.OnPrompt,
 		MediaOpts: []media.Option{media.WithTimeout(cfg.Media.Timeout), media.WithHoldTimeout(cfg.Media.HoldTimeout),
 			media.WithMetrics(mm), media.WithLogger(mlog), media.WithDefaultLang(cfg.DefaultLanguage())},
 	})
@@ -215,6 +231,9 @@ func (a *App) route(ctx context.Context, leg *sip.Leg) call.Route {
 	if !ok {
 		return call.Route{RejectCode: 404, RejectReason: "Not Found"}
 	}
+	if n.Flow != "" {
+		return call.Route{App: call.FlowApp{Interp: a.IVR, Flow: n.Flow, Outcomes: a}, Language: n.Language}
+	}
 	switch n.App {
 	case "dtmf_echo":
 		return call.Route{App: call.DTMFEcho{OnDigit: a.opts.OnDigit, Idle: time.Duration(a.echoIdle.Load())},
@@ -276,6 +295,19 @@ func (a *App) Start(ctx context.Context) error {
 	udp, _ := a.SIP.Addr("udp")
 	a.log.Info("careline started", "http", addr, "sip_udp", udp.String(), "outbox_backlog", a.Log.Backlog())
 	return nil
+}
+
+// HandleOutcome acts on a flow's live outcome (call.OutcomeHandler).
+func (a *App) HandleOutcome(ctx context.Context, c *call.Call, o ivr.Outcome) error {
+	switch o.Kind {
+	case ivr.OutcomeQueue:
+		c.LogEvent(store.Event{Type: "queue.unavailable", Detail: map[string]any{"queue": o.Queue.Name}})
+	case ivr.OutcomeCallback:
+		c.LogEvent(store.Event{Type: "callback.requested", Detail: map[string]any{"flow": o.Flow}})
+		return nil
+	}
+	_, err := c.PlayIDs(ctx, false, "common/technical_difficulty")
+	return err
 }
 
 // SIPAddr is the bound address of the first SIP listener of network.
