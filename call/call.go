@@ -41,8 +41,8 @@ type Call struct {
 	lang    string
 	defLang string
 
-	transfer  func(ctx context.Context, c *Call, target string) error
-	onPrompt  func(interaction uuid.UUID, lang, id string, d time.Duration)
+	transfer func(ctx context.Context, c *Call, target string) error
+	onPrompt func(interaction uuid.UUID, lang, id string, d time.Duration)
 
 	mu        sync.Mutex
 	onHold    bool
