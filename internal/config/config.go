@@ -26,6 +26,9 @@ type Config struct {
 	Trunks  map[string]*Trunk  `yaml:"trunks"`
 	Numbers map[string]*Number `yaml:"numbers"`
 	Agents  map[string]*Agent  `yaml:"agents"`
+	Skills  map[string]*Skill  `yaml:"skills"`
+	Routing Routing            `yaml:"routing"`
+	Queues  map[string]*Queue  `yaml:"queues"`
 
 	file string
 	pos  map[string]Pos
@@ -303,6 +306,7 @@ func (c *Config) applyDefaults() {
 			t.Transport = "udp"
 		}
 	}
+	c.applyRoutingDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -487,4 +491,5 @@ func (c *Config) validate(r *Reporter) {
 			}
 		}
 	}
+	c.validateRouting(r, langs)
 }
