@@ -220,11 +220,11 @@ type QueueStatus struct {
 	Name         string        `json:"name"`
 	Display      string        `json:"display"`
 	Priority     string        `json:"priority"`
-	Waiting      int           `json:"waiting"`       // places in line, all nodes, callbacks included
-	Callbacks    int           `json:"callbacks"`     // of which callbacks
-	WaitingHere  int           `json:"waiting_here"`  // live callers on this node
-	OldestWait   time.Duration `json:"oldest_wait"`   // on this node
-	AgentsReady  int           `json:"agents_ready"`  // ready agents holding the base skills
+	Waiting      int           `json:"waiting"`        // places in line, all nodes, callbacks included
+	Callbacks    int           `json:"callbacks"`      // of which callbacks
+	WaitingHere  int           `json:"waiting_here"`   // live callers on this node
+	OldestWait   time.Duration `json:"oldest_wait"`    // on this node
+	AgentsReady  int           `json:"agents_ready"`   // ready agents holding the base skills
 	AgentsStaff  int           `json:"agents_staffed"` // logged in and not away
 	ServiceLevel time.Duration `json:"service_level"`
 	MaxWait      time.Duration `json:"max_wait"`

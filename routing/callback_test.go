@@ -22,7 +22,9 @@ type pendingCallback struct {
 
 type fakeCallbacker struct{ reqs chan *pendingCallback }
 
-func newFakeCallbacker() *fakeCallbacker { return &fakeCallbacker{reqs: make(chan *pendingCallback, 16)} }
+func newFakeCallbacker() *fakeCallbacker {
+	return &fakeCallbacker{reqs: make(chan *pendingCallback, 16)}
+}
 
 func (f *fakeCallbacker) Callback(ctx context.Context, req routing.CallbackRequest) (routing.CallbackResult, error) {
 	p := &pendingCallback{CallbackRequest: req, reply: make(chan routing.CallbackResult, 1)}

@@ -83,10 +83,10 @@ func arrivedBefore(a, b Entry) bool {
 
 // MemoryStore is a Store in process memory: the default for a single node.
 type MemoryStore struct {
-	mu      sync.Mutex
-	agents  map[string]AgentRecord
-	queues  map[string]map[string]Entry
-	subs    map[chan struct{}]struct{}
+	mu     sync.Mutex
+	agents map[string]AgentRecord
+	queues map[string]map[string]Entry
+	subs   map[chan struct{}]struct{}
 }
 
 // NewMemoryStore returns an empty store.
