@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -226,11 +227,22 @@ type QueueStatus struct {
 	OldestWait   time.Duration `json:"oldest_wait"`    // on this node
 	AgentsReady  int           `json:"agents_ready"`   // ready agents holding the base skills
 	AgentsStaff  int           `json:"agents_staffed"` // logged in and not away
-	ServiceLevel time.Duration `json:"service_level"`
-	MaxWait      time.Duration `json:"max_wait"`
+	ServiceLevel time.Duration `json:"-"`
+	MaxWait      time.Duration `json:"-"`
 	Overflow     string        `json:"overflow"`
 	Callback     bool          `json:"callback"`
 	Estimate     Estimate      `json:"estimate"` // for a caller joining now
+}
+
+// MarshalJSON writes durations in seconds.
+func (q QueueStatus) MarshalJSON() ([]byte, error) {
+	type plain QueueStatus
+	return json.Marshal(struct {
+		plain
+		OldestWait   float64 `json:"oldest_wait"`
+		ServiceLevel float64 `json:"service_level"`
+		MaxWait      float64 `json:"max_wait"`
+	}{plain(q), q.OldestWait.Seconds(), q.ServiceLevel.Seconds(), q.MaxWait.Seconds()})
 }
 
 // Queues summarises every queue, ordered by name.

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 
@@ -12,8 +13,17 @@ import (
 // Capped means "more than Wait".
 type Estimate struct {
 	Known  bool          `json:"known"`
-	Wait   time.Duration `json:"wait,omitempty"`
+	Wait   time.Duration `json:"-"` // JSON: "wait" in seconds
 	Capped bool          `json:"capped,omitempty"`
+}
+
+// MarshalJSON writes Wait in seconds.
+func (e Estimate) MarshalJSON() ([]byte, error) {
+	type plain Estimate
+	return json.Marshal(struct {
+		plain
+		Wait float64 `json:"wait,omitempty"`
+	}{plain(e), e.Wait.Seconds()})
 }
 
 type interval struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/careline/careline/routing/routingtest"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // t0 is a Monday afternoon.
@@ -47,7 +45,7 @@ queues:
     ring_timeout: 15s
     wrap_up: 30s
     max_wait: 3m
-    service_level: 20s
+    service_level: 25s
     overflow: queue:coord
   vm:
     max_wait: 1m
@@ -305,8 +303,6 @@ func closed(t *testing.T, tk *routing.Ticket) {
 	}
 }
 
-func counter(t *testing.T, c prometheus.Collector) float64 { t.Helper(); return testutil.ToFloat64(c) }
-
 // metric returns the value of a counter/gauge series from the registry.
 func (h *harness) metric(name string, labels map[string]string) float64 {
 	h.t.Helper()
@@ -336,13 +332,4 @@ func (h *harness) metric(name string, labels map[string]string) float64 {
 		}
 	}
 	return 0
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
