@@ -66,7 +66,7 @@ var _ routing.Store = (*Store)(nil)
 // New returns a store using keys under prefix.
 func New(c redis.UniversalClient, prefix string) *Store { return &Store{c: c, prefix: prefix} }
 
-func (s *Store) agentsKey() string        { return s.prefix + "agents" }
+func (s *Store) agentsKey() string         { return s.prefix + "agents" }
 func (s *Store) agentKey(id string) string { return s.prefix + "agent:" + id }
 func (s *Store) queueKey(q string) string  { return s.prefix + "q:" + q }
 func (s *Store) channel() string           { return s.prefix + "changes" }
