@@ -59,7 +59,7 @@ type agentDef struct {
 	langs  string // e.g. "en, es"
 }
 
-func configFor(t *testing.T, agents []agentDef) *config.Config {
+func configFor(t testing.TB, agents []agentDef) *config.Config {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("version: 1\nsite: {name: T, timezone: America/Chicago, languages: [en, es]}\n")

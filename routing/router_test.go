@@ -455,3 +455,31 @@ func TestEstimateAnnouncedWhenStable(t *testing.T) {
 		t.Fatalf("estimate %+v", p)
 	}
 }
+
+func TestTransferAndHoldStubsAreLogged(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, coordinators[:1])
+	h.login("a1")
+	c := h.enqueue("coord")
+	if err := h.r.Hold(h.ctx, c.ID, true); !errors.Is(err, routing.ErrNoCall) {
+		t.Fatalf("hold before answer: %v", err)
+	}
+	h.expectOffer("a1", c).answer()
+	until[routing.Connected](t, c)
+	if err := h.r.Hold(h.ctx, c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.Transfer(h.ctx, c.ID, "+15555550100"); err != nil { // a number is never logged
+		t.Fatal(err)
+	}
+	if err := h.r.Transfer(h.ctx, c.ID, "rx"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := h.events.Match("call.hold", map[string]any{"agent": "a1", "on": true}); len(ev) != 1 || ev[0].InteractionID != c.ID {
+		t.Fatalf("hold events %+v", ev)
+	}
+	if len(h.events.Match("call.transfer", map[string]any{"to": "external"})) != 1 || len(h.events.Match("call.transfer", map[string]any{"to": "rx"})) != 1 {
+		t.Fatalf("transfer events %+v", h.events.Match("call.transfer", nil))
+	}
+	h.wantState("a1", routing.OnCall, "")
+}

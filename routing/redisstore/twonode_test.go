@@ -54,6 +54,7 @@ type exclusiveConn struct {
 	offers  atomic.Int64
 	rejects atomic.Int64
 	ready   func(agent string)
+	readies sync.WaitGroup
 }
 
 func (c *exclusiveConn) Offer(ctx context.Context, o routing.Offer) (routing.OfferResult, error) {
@@ -67,7 +68,8 @@ func (c *exclusiveConn) Offer(ctx context.Context, o routing.Offer) (routing.Off
 	if n%7 == 0 { // now and then the agent declines, then makes itself ready again
 		c.free(o.Agent.ID)
 		c.rejects.Add(1)
-		go c.ready(o.Agent.ID)
+		c.readies.Add(1)
+		go func() { defer c.readies.Done(); c.ready(o.Agent.ID) }()
 		return routing.OfferResult{Outcome: routing.Rejected}, nil
 	}
 	return routing.OfferResult{Outcome: routing.Answered}, nil
@@ -176,6 +178,7 @@ func TestTwoNodesNeverDoubleOffer(t *testing.T) {
 				}()
 			}
 			callers.Wait()
+			conn.readies.Wait()
 			if connected.Load() != 2*perNode {
 				t.Fatalf("%d of %d callers connected", connected.Load(), 2*perNode)
 			}
