@@ -73,10 +73,32 @@ func marshalClean(v any) ([]byte, error) {
 	return b, nil
 }
 
-func decodeEvent(b []byte) (Event, error) {
-	var ev Event
+// shipEvent is an Event as the shipper reads it back: the detail stays raw JSON, so
+// shipping never decodes and re-encodes it.
+type shipEvent struct {
+	ID            uuid.UUID         `json:"id"`
+	InteractionID uuid.UUID         `json:"iid"`
+	Type          string            `json:"type"`
+	At            time.Time         `json:"at"`
+	Detail        json.RawMessage   `json:"detail,omitempty"`
+	Interaction   *InteractionPatch `json:"ix,omitempty"`
+}
+
+func decodeShipEvent(b []byte) (shipEvent, error) {
+	var ev shipEvent
 	if err := json.Unmarshal(b, &ev); err != nil {
 		return ev, fmt.Errorf("store: decode event: %w", err)
+	}
+	return ev, nil
+}
+
+// event returns the full Event (detail decoded) for projectors.
+func (s shipEvent) event() (Event, error) {
+	ev := Event{ID: s.ID, InteractionID: s.InteractionID, Type: s.Type, At: s.At, Interaction: s.Interaction}
+	if len(s.Detail) > 0 {
+		if err := json.Unmarshal(s.Detail, &ev.Detail); err != nil {
+			return ev, fmt.Errorf("store: decode detail: %w", err)
+		}
 	}
 	return ev, nil
 }

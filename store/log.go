@@ -299,8 +299,8 @@ func (l *Log) countFrom(p position) (int64, error) {
 // readBatch reads up to max events from p, never past the published end. It moves to
 // the next segment when a sealed one is exhausted. With countOnly it returns nil events
 // of the right length. It also returns the segments it finished.
-func (l *Log) readBatch(p position, max int, countOnly bool) ([]Event, position, []uint64, error) {
-	var out []Event
+func (l *Log) readBatch(p position, max int, countOnly bool) ([]shipEvent, position, []uint64, error) {
+	var out []shipEvent
 	var finished []uint64
 	end := *l.ob.end.Load()
 	for len(out) < max {
@@ -344,9 +344,9 @@ func (l *Log) readBatch(p position, max int, countOnly bool) ([]Event, position,
 				break
 			}
 			if countOnly {
-				out = append(out, Event{})
+				out = append(out, shipEvent{})
 			} else {
-				ev, err := decodeEvent(payload)
+				ev, err := decodeShipEvent(payload)
 				if err != nil {
 					l.deadLetter(payload, err)
 				} else {
@@ -507,18 +507,18 @@ func (l *Log) shipLoop(ctx context.Context) {
 // insert stores a batch in one transaction. A batch rejected for its data (not for the
 // connection) is retried event by event so that one bad event is set aside, not the
 // whole batch.
-func (l *Log) insert(ctx context.Context, events []Event) error {
+func (l *Log) insert(ctx context.Context, events []shipEvent) error {
 	err := pgx.BeginFunc(ctx, l.opts.Pool, func(tx pgx.Tx) error { return l.insertTx(ctx, tx, events) })
 	if err == nil || !isDataError(err) {
 		return err
 	}
 	for _, ev := range events {
-		one := []Event{ev}
+		one := []shipEvent{ev}
 		if err := pgx.BeginFunc(ctx, l.opts.Pool, func(tx pgx.Tx) error { return l.insertTx(ctx, tx, one) }); err != nil {
 			if !isDataError(err) {
 				return err
 			}
-			b, _ := encodeEvent(&ev)
+			b, _ := marshalClean(ev)
 			l.deadLetter(b, err)
 		}
 	}
@@ -545,7 +545,7 @@ func pgTime(t *time.Time) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: *t, Valid: true}
 }
 
-func (l *Log) insertTx(ctx context.Context, tx pgx.Tx, events []Event) error {
+func (l *Log) insertTx(ctx context.Context, tx pgx.Tx, events []shipEvent) error {
 	n := len(events)
 	ids, iids := make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 	types, details := make([]string, n), make([]string, n)
@@ -554,12 +554,8 @@ func (l *Log) insertTx(ctx context.Context, tx pgx.Tx, events []Event) error {
 		ids[i], iids[i] = pgUUID(ev.ID), pgUUID(ev.InteractionID)
 		types[i], ats[i] = cleanText(ev.Type), ev.At
 		details[i] = "{}"
-		if len(ev.Detail) > 0 {
-			b, err := marshalClean(ev.Detail)
-			if err != nil {
-				return fmt.Errorf("store: encode detail of %s: %w", ev.Type, err)
-			}
-			details[i] = string(b)
+		if len(ev.Detail) > 0 && string(ev.Detail) != "null" {
+			details[i] = string(ev.Detail)
 		}
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO interaction_events (id, interaction_id, type, at, detail)
@@ -584,7 +580,7 @@ func (l *Log) insertTx(ctx context.Context, tx pgx.Tx, events []Event) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-	newEvents := make([]Event, 0, len(fresh))
+	newEvents := make([]shipEvent, 0, len(fresh))
 	for _, ev := range events {
 		if fresh[ev.ID] {
 			newEvents = append(newEvents, ev)
@@ -593,8 +589,19 @@ func (l *Log) insertTx(ctx context.Context, tx pgx.Tx, events []Event) error {
 	if err := upsertInteractions(ctx, tx, newEvents); err != nil {
 		return err
 	}
+	if len(l.opts.Projectors) == 0 {
+		return nil
+	}
+	full := make([]Event, len(newEvents))
+	for i, se := range newEvents {
+		ev, err := se.event()
+		if err != nil {
+			return err
+		}
+		full[i] = ev
+	}
 	for _, p := range l.opts.Projectors {
-		if err := p.Project(ctx, tx, newEvents); err != nil {
+		if err := p.Project(ctx, tx, full); err != nil {
 			return fmt.Errorf("store: projector %s: %w", p.Name(), err)
 		}
 	}
@@ -603,7 +610,7 @@ func (l *Log) insertTx(ctx context.Context, tx pgx.Tx, events []Event) error {
 
 // upsertInteractions merges the patches of a batch per interaction (in event order)
 // and upserts them: start/answer/end keep the first value seen; other fields the last.
-func upsertInteractions(ctx context.Context, tx pgx.Tx, events []Event) error {
+func upsertInteractions(ctx context.Context, tx pgx.Tx, events []shipEvent) error {
 	type agg struct {
 		id [16]byte
 		p  InteractionPatch

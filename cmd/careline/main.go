@@ -19,6 +19,7 @@ import (
 	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/internal/engine"
 	"github.com/careline/careline/internal/logx"
+	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -40,6 +41,7 @@ func commands() []command {
 		{"serve", "serve --config FILE            run the engine", cmdServe},
 		{"migrate", "migrate --config FILE          apply database migrations", cmdMigrate},
 		{"config", "config validate FILE           check a configuration file", cmdConfig},
+		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
@@ -174,6 +176,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg, stderr)
+	sip.InstallLogging(log.With("component", "sipgo"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	app, err := engine.New(ctx, cfg, engine.Options{Logger: log})
@@ -188,7 +191,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	<-ctx.Done()
 	stop()
-	log.Info("shutting down: no new calls; waiting for running work", "deadline", cfg.SIP.DrainTimeout)
+	log.Info("shutting down: no new calls; waiting for running work", "deadline", cfg.SIP.DrainTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout+10*time.Second)
 	defer cancel()
 	if err := app.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {

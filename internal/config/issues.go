@@ -94,6 +94,9 @@ func (is Issues) Sort() {
 		if is[a].Line != is[b].Line {
 			return is[a].Line < is[b].Line
 		}
+		if is[a].Col != is[b].Col {
+			return is[a].Col < is[b].Col
+		}
 		return is[a].Path < is[b].Path
 	})
 }

@@ -9,7 +9,8 @@ import (
 
 // Skill declares a skill that agents may hold (with a level 1–5) and queues may
 // require. Every skill an agent or a queue names must be declared under the top-level
-// `skills:` key. A role skill (pharmacist, nurse: a licence, not a proficiency) is a
+// `skills:` key (a config without any skills: section gets only a warning for its
+// agents' skills, so that configs older than queues keep loading). A role skill (pharmacist, nurse: a licence, not a proficiency) is a
 // hard constraint: a queue's requirement on it applies at every relaxation step, and
 // relaxation steps may not mention it.
 type Skill struct {
@@ -265,7 +266,11 @@ func (c *Config) validateRouting(r *Reporter, langs map[string]bool) {
 		}
 	}
 	skillRef := func(path, skill string, level int) {
-		if _, ok := c.Skills[skill]; !ok {
+		if _, ok := c.Skills[skill]; !ok && c.Skills == nil && strings.HasPrefix(path, "agents.") {
+			// Configs written before skills: existed: accept agents' skills, but say so.
+			r.Warnf(path, "declare every skill under the top-level skills: so that typos are caught",
+				"skill %q is not declared (no skills: section)", skill)
+		} else if !ok {
 			fix := "declare it under the top-level skills:"
 			if len(c.Skills) > 0 {
 				fix += " or use one of: " + strings.Join(sortedKeys(c.Skills), ", ")

@@ -79,8 +79,9 @@ func TestRoutingConfigErrors(t *testing.T) {
 			[]want{{"spanish: 4", `agents.a1.skills.spanish: unknown skill "spanish"`}}},
 		{"agent skill level out of range", strings.Replace(routingBase, "skills: {coordinator: 3}", "skills: {coordinator: 7}", 1),
 			[]want{{"coordinator: 7", `agents.a1.skills.coordinator: skill level 7 out of range`}}},
-		{"agent skills without skills section", strings.Replace(routingBase, "skills:\n  coordinator: {}\n  pharmacist: {role: true}\n  billing:\n", "", 1),
-			[]want{{"coordinator: 3", `agents.a1.skills.coordinator: unknown skill "coordinator" (fix: declare it under the top-level skills:)`}}},
+		{"queue skills without skills section", strings.Replace(routingBase, "skills:\n  coordinator: {}\n  pharmacist: {role: true}\n  billing:\n", "", 1) +
+			"queues:\n  q1:\n    require: {coordinator: 1} # M\n",
+			[]want{{"# M", `queues.q1.require.coordinator: unknown skill "coordinator" (fix: declare it under the top-level skills:)`}}},
 		{"language is not a skill", strings.Replace(routingBase, "  billing:\n", "  billing:\n  es: {}\n", 1),
 			[]want{{"  es: {}", `skills.es: skill "es" is a language`}}},
 		{"overflow to unknown queue", routingBase + "queues:\n  q1:\n    overflow: queue:nope # M\n",
@@ -140,6 +141,15 @@ func TestRelaxStepBeyondMaxWaitWarns(t *testing.T) {
 	y := routingBase + "queues:\n  q1:\n    max_wait: 60s\n    service_level: 30s\n    relax:\n      - {after: 90s, language: any}\n"
 	_, is := Parse("careline.yaml", []byte(y), LoadOptions{LookupEnv: env(nil)})
 	if len(is.Errors()) != 0 || len(is.Warnings()) != 1 || !strings.Contains(is.Warnings()[0].Msg, "never applies") {
+		t.Fatalf("issues: %v", is)
+	}
+}
+
+func TestAgentSkillsWithoutSkillsSectionWarn(t *testing.T) {
+	y := strings.Replace(routingBase, "skills:\n  coordinator: {}\n  pharmacist: {role: true}\n  billing:\n", "", 1)
+	_, is := Parse("careline.yaml", []byte(y), LoadOptions{LookupEnv: env(nil)})
+	if len(is.Errors()) != 0 || len(is.Warnings()) != 1 || !strings.Contains(is.Warnings()[0].String(),
+		`agents.a1.skills.coordinator: skill "coordinator" is not declared (no skills: section)`) {
 		t.Fatalf("issues: %v", is)
 	}
 }

@@ -8,12 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
+	"slices"
+	"sync/atomic"
 	"time"
 
+	"github.com/careline/careline/call"
 	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/internal/httpx"
+	"github.com/careline/careline/media"
+	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,21 +30,34 @@ import (
 // App is a running careline node.
 type App struct {
 	cfg      *config.Config
+	opts     Options
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	pool     *pgxpool.Pool
 	Log      *store.Log
 	HTTP     *httpx.Server
 	HTTPAddr string
+	SIP      *sip.Server
+	Ports    *media.PortAllocator
+	Clock    *media.Clock
+	Prompts  *media.PromptCache
+	Calls    *call.Handler
 	cancel   context.CancelFunc
 	done     chan error
+	sipDone  chan error
+	echoIdle atomic.Int64
 }
+
+// SetEchoIdle changes how long the test line waits for a key before hanging up.
+func (a *App) SetEchoIdle(d time.Duration) { a.echoIdle.Store(int64(d)) }
 
 // Options tunes New.
 type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests inject a fixed one); default time.Now.
 	Now func() time.Time
+	// OnDigit observes the digits the test line (dtmf_echo) receives; tests only.
+	OnDigit func(interaction uuid.UUID, digit rune)
 }
 
 // New builds an App from cfg without starting network listeners.
@@ -44,7 +65,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry(), done: make(chan error, 1)}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), done: make(chan error, 1),
+		sipDone: make(chan error, 1)}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if u := cfg.Store.DatabaseURL.Value(); u != "" {
 		pc, err := pgxpool.ParseConfig(u)
@@ -76,7 +101,126 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.HTTP = httpx.New(a.reg, a.log.With("component", "http"))
 	a.HTTP.AddCheck("config", func() httpx.Check { return httpx.Check{Ready: true, Status: "loaded"} })
 	a.HTTP.AddCheck("interaction_log", a.logCheck)
+	if err := a.buildTelephony(); err != nil {
+		a.Log.Close()
+		a.closePool()
+		return nil, err
+	}
 	return a, nil
+}
+
+// buildTelephony creates media (ports, clock, prompts), the call handler and the SIP
+// server from the configuration.
+func (a *App) buildTelephony() error {
+	cfg := a.cfg
+	mlog := a.log.With("component", "media")
+	mm, err := media.NewMetrics(a.reg)
+	if err != nil {
+		return fmt.Errorf("engine: media metrics: %w", err)
+	}
+	ip, err := netip.ParseAddr(cfg.Media.IP)
+	if err != nil {
+		return fmt.Errorf("engine: media.ip: %w", err)
+	}
+	a.Ports, err = media.NewPortAllocator(ip, cfg.Media.RTPPorts.Min, cfg.Media.RTPPorts.Max,
+		media.WithRest(cfg.Media.PortRest), media.WithMetrics(mm), media.WithLogger(mlog))
+	if err != nil {
+		return fmt.Errorf("engine: rtp ports: %w", err)
+	}
+	a.Clock = media.NewClock(media.WithMetrics(mm), media.WithLogger(mlog))
+	a.Prompts, err = media.LoadPromptCache(cfg.Prompts.Dir, media.WithDefaultLang(cfg.DefaultLanguage()), media.WithLogger(mlog))
+	if a.Prompts == nil {
+		return fmt.Errorf("engine: prompts.dir: %w", err)
+	}
+	if err != nil {
+		a.log.Error("some prompt files could not be loaded; calls will use the fallback language or a tone", "err", err)
+	}
+	var codecs []media.Codec
+	for _, name := range cfg.Media.Codecs {
+		if c, ok := media.CodecByName(name); ok {
+			codecs = append(codecs, c)
+		}
+	}
+	a.Calls = call.NewHandler(call.Options{
+		Ports: a.Ports, Clock: a.Clock, Prompts: a.Prompts, MediaIP: ip, Codecs: codecs,
+		DefaultLang: cfg.DefaultLanguage(), Router: a.route, Events: a.Log,
+		Logger: a.log.With("component", "call"), Metrics: call.NewMetrics(a.reg), Now: a.opts.Now,
+		MediaOpts: []media.Option{media.WithTimeout(cfg.Media.Timeout), media.WithHoldTimeout(cfg.Media.HoldTimeout),
+			media.WithMetrics(mm), media.WithLogger(mlog), media.WithDefaultLang(cfg.DefaultLanguage())},
+	})
+	scfg, creds, err := sipConfig(cfg)
+	if err != nil {
+		return err
+	}
+	a.SIP, err = sip.New(scfg, sip.WithLogger(a.log.With("component", "sip")), sip.WithMetrics(sip.NewMetrics(a.reg)),
+		sip.WithHandler(a.Calls), sip.WithCredentials(creds), sip.WithBindingStore(sip.NewMemoryBindingStore(a.opts.Now)),
+		sip.WithClock(a.opts.Now))
+	if err != nil {
+		return fmt.Errorf("engine: sip: %w", err)
+	}
+	return nil
+}
+
+// sipConfig maps the configuration onto the sip package's.
+func sipConfig(cfg *config.Config) (sip.Config, *sip.StaticCredentials, error) {
+	sc := sip.Config{
+		PublicHost: cfg.SIP.ExternalHost, Realm: cfg.SIP.Realm, UserAgent: "careline",
+		MinExpires: cfg.SIP.MinExpires, DefaultExpires: cfg.SIP.DefaultExpires, MaxExpires: cfg.SIP.MaxExpires,
+	}
+	if v := cfg.SIP.NonceSecret.Value(); v != "" {
+		sc.NonceSecret = []byte(v)
+	}
+	for _, l := range cfg.SIP.Listen {
+		if l.Network == "tcp" {
+			sc.TCP = append(sc.TCP, l.Addr)
+		} else {
+			sc.UDP = append(sc.UDP, l.Addr)
+		}
+	}
+	for _, name := range sortedNames(cfg.Trunks) {
+		t := cfg.Trunks[name]
+		st := sip.Trunk{Name: name, Addr: t.Address, Transport: t.Transport}
+		for _, p := range t.AllowFrom {
+			st.Sources = append(st.Sources, p.Prefix)
+		}
+		if t.Auth != nil {
+			st.Username, st.Password = t.Auth.Username.Value(), t.Auth.Password.Value()
+		}
+		if t.LocalPort != 0 {
+			host := cfg.SIP.ExternalHost
+			if host == "" && len(cfg.SIP.Listen) > 0 {
+				host, _, _ = net.SplitHostPort(cfg.SIP.Listen[0].Addr)
+			}
+			st.LocalAddr = net.JoinHostPort(host, fmt.Sprint(t.LocalPort))
+		}
+		sc.Trunks = append(sc.Trunks, st)
+	}
+	var entries []sip.CredentialEntry
+	for _, id := range sortedNames(cfg.Agents) {
+		ag := cfg.Agents[id]
+		entries = append(entries, sip.CredentialEntry{User: ag.SIP.User, Password: ag.SIP.Password.Value(),
+			HA1MD5: ag.SIP.HA1, HA1SHA256: ag.SIP.HA1SHA256})
+	}
+	creds, err := sip.NewStaticCredentials(cfg.SIP.Realm, entries...)
+	if err != nil {
+		return sc, nil, fmt.Errorf("engine: agent credentials: %w", err)
+	}
+	return sc, creds, nil
+}
+
+// route decides what an inbound call is for.
+func (a *App) route(ctx context.Context, leg *sip.Leg) call.Route {
+	did := leg.Local().User
+	n, ok := a.cfg.Numbers[did]
+	if !ok {
+		return call.Route{RejectCode: 404, RejectReason: "Not Found"}
+	}
+	switch n.App {
+	case "dtmf_echo":
+		return call.Route{App: call.DTMFEcho{OnDigit: a.opts.OnDigit, Idle: time.Duration(a.echoIdle.Load())},
+			Language: n.Language}
+	}
+	return call.Route{RejectCode: 480, RejectReason: "Temporarily Unavailable"}
 }
 
 func redactParseError(u string) string {
@@ -120,14 +264,37 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.HTTPAddr = addr
 	go func() { a.done <- a.HTTP.Serve() }()
-	a.log.Info("careline started", "http", addr, "outbox_backlog", a.Log.Backlog())
+	go func() { _ = a.Clock.Run(ctx) }()
+	go func() { a.sipDone <- a.SIP.Run(ctx) }()
+	select {
+	case <-a.SIP.Ready():
+	case err := <-a.sipDone:
+		return fmt.Errorf("engine: sip: %w", err)
+	case <-time.After(10 * time.Second):
+		return errors.New("engine: sip listeners did not start")
+	}
+	udp, _ := a.SIP.Addr("udp")
+	a.log.Info("careline started", "http", addr, "sip_udp", udp.String(), "outbox_backlog", a.Log.Backlog())
 	return nil
+}
+
+// SIPAddr is the bound address of the first SIP listener of network.
+func (a *App) SIPAddr(network string) netip.AddrPort {
+	ap, _ := a.SIP.Addr(network)
+	return ap
 }
 
 // Shutdown stops taking new work, lets running work finish until ctx's deadline, then
 // flushes the interaction log.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
+	if a.SIP != nil && a.cancel != nil {
+		dctx, cancel := context.WithTimeout(ctx, a.cfg.SIP.DrainTimeout)
+		if err := a.SIP.Shutdown(dctx); err != nil {
+			a.log.Warn("shutdown: calls still running at the drain deadline were hung up", "err", err)
+		}
+		cancel()
+	}
 	// Give the shipper a short chance to drain; whatever is left stays in the outbox.
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := a.Log.Drain(dctx); err != nil {
@@ -140,9 +307,27 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.cancel != nil {
 		a.cancel()
 	}
+	if a.cancel != nil && a.SIP != nil {
+		select {
+		case <-a.sipDone:
+		case <-time.After(10 * time.Second):
+		}
+	}
 	if err := a.Log.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	if a.Ports != nil {
+		a.Ports.Close()
+	}
 	a.closePool()
 	return errors.Join(errs...)
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

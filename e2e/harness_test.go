@@ -1,0 +1,230 @@
+// Package e2e runs careline end to end against real third-party peers (baresip,
+// SIPp) and a real PostgreSQL, all on 127.0.0.1.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/internal/engine"
+	"github.com/careline/careline/internal/logx"
+	"github.com/careline/careline/internal/testenv"
+	"github.com/careline/careline/sip"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func TestMain(m *testing.M) {
+	sip.InstallLogging(logx.Discard())
+	os.Exit(m.Run())
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+// Engine is a careline node running in the test process.
+type Engine struct {
+	App  *engine.App
+	Pool *pgxpool.Pool
+	SIP  string // "127.0.0.1:port" (UDP)
+
+	mu     sync.Mutex
+	digits map[uuid.UUID][]rune
+	notify chan struct{}
+}
+
+// Agent passwords used by the test configs.
+var testSecrets = map[string]string{
+	"T_AGENT_1001_PW": "pw-1001-secret",
+	"T_AGENT_1002_PW": "pw-1002-secret",
+}
+
+type engineOpts struct {
+	extraYAML string
+	now       func() time.Time
+}
+
+// startEngine writes a config with free ports and a fresh database, loads it through
+// the real config path and starts the engine.
+func startEngine(t *testing.T, o engineOpts) *Engine {
+	t.Helper()
+	dir := t.TempDir()
+	dbURL := testenv.PostgresURL(t)
+	base := 30000 + 2*rand.IntN(14000)
+	yaml := fmt.Sprintf(`version: 1
+site: {name: Main Street Pharmacy, timezone: America/Chicago, languages: [en, es]}
+log: {level: debug}
+http: {listen: "127.0.0.1:0"}
+store: {database_url: %q, outbox_dir: %q, fsync_interval: 5ms}
+sip:
+  listen: [{network: udp, addr: "127.0.0.1:0"}, {network: tcp, addr: "127.0.0.1:0"}]
+  realm: careline
+  drain_timeout: 3s
+media: {ip: 127.0.0.1, rtp_ports: "%d-%d", port_rest: 1s, timeout: 20s}
+prompts: {dir: %q}
+trunks:
+  local: {allow_from: ["127.0.0.1"]}
+numbers:
+  "9999": {app: dtmf_echo}
+agents:
+  a1001:
+    name: Ana Ruiz
+    sip: {user: "1001", password: "env:T_AGENT_1001_PW"}
+    skills: {coordinator: 3}
+    languages: [en, es]
+  a1002:
+    name: Ben Ortiz
+    sip: {user: "1002", password: "env:T_AGENT_1002_PW"}
+    skills: {pharmacist: 4}
+    languages: [en]
+%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, filepath.Join(repoRoot(), "prompts"), o.extraYAML)
+	path := filepath.Join(dir, "careline.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, issues := config.Load(path, config.LoadOptions{LookupEnv: func(k string) (string, bool) {
+		v, ok := testSecrets[k]
+		return v, ok
+	}})
+	if len(issues.Errors()) > 0 {
+		t.Fatalf("config:\n%v", issues)
+	}
+	e := &Engine{digits: map[uuid.UUID][]rune{}, notify: make(chan struct{}, 1)}
+	log := logx.Discard()
+	if os.Getenv("CARELINE_E2E_LOG") != "" {
+		log = logx.New(os.Stderr, logx.Options{})
+	}
+	ctx := context.Background()
+	app, err := engine.New(ctx, cfg, engine.Options{Logger: log, Now: o.now, OnDigit: e.onDigit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		app.Shutdown(sctx)
+	})
+	e.App = app
+	e.SIP = app.SIPAddr("udp").String()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e.Pool = pool
+	return e
+}
+
+func (e *Engine) onDigit(id uuid.UUID, d rune) {
+	e.mu.Lock()
+	e.digits[id] = append(e.digits[id], d)
+	e.mu.Unlock()
+	select {
+	case e.notify <- struct{}{}:
+	default:
+	}
+}
+
+// waitDigits waits until some call has received n digits and returns them.
+func (e *Engine) waitDigits(t *testing.T, n int, d time.Duration) (uuid.UUID, string) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		e.mu.Lock()
+		for id, ds := range e.digits {
+			if len(ds) >= n {
+				e.mu.Unlock()
+				return id, string(ds)
+			}
+		}
+		e.mu.Unlock()
+		select {
+		case <-e.notify:
+		case <-deadline:
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			t.Fatalf("timed out waiting for %d digits; got %v", n, e.digits)
+		}
+	}
+}
+
+// drain waits until the interaction log has shipped everything to Postgres.
+func (e *Engine) drain(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.App.Log.Drain(ctx); err != nil {
+		t.Fatalf("interaction log did not drain: %v", err)
+	}
+}
+
+// eventTypes returns the event types of an interaction in order.
+func (e *Engine) eventTypes(t *testing.T, id uuid.UUID) []string {
+	t.Helper()
+	rows, err := e.Pool.Query(context.Background(),
+		"SELECT type FROM interaction_events WHERE interaction_id=$1 ORDER BY at, id", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		out = append(out, s)
+	}
+	return out
+}
+
+type interaction struct {
+	Direction, DID, EndReason, Language string
+	Answered, Ended                     bool
+}
+
+func (e *Engine) interaction(t *testing.T, id uuid.UUID) interaction {
+	t.Helper()
+	var it interaction
+	var ans, end *time.Time
+	var lang *string
+	err := e.Pool.QueryRow(context.Background(), `SELECT direction, did, coalesce(end_reason,''), language, answered_at, ended_at
+		FROM interactions WHERE id=$1`, id).Scan(&it.Direction, &it.DID, &it.EndReason, &lang, &ans, &end)
+	if err != nil {
+		t.Fatalf("interaction %s: %v", id, err)
+	}
+	if lang != nil {
+		it.Language = *lang
+	}
+	it.Answered, it.Ended = ans != nil, end != nil
+	return it
+}
+
+// waitEnded waits until the interaction's end is in Postgres.
+func (e *Engine) waitEnded(t *testing.T, id uuid.UUID) interaction {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		e.drain(t)
+		var n int
+		e.Pool.QueryRow(context.Background(), "SELECT count(*) FROM interactions WHERE id=$1 AND ended_at IS NOT NULL", id).Scan(&n)
+		if n == 1 {
+			return e.interaction(t, id)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("interaction %s never ended; events %v", id, e.eventTypes(t, id))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
