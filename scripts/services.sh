@@ -148,15 +148,21 @@ redis_up() {
 }
 
 secrets() {
-	local f="$LOCAL/secrets.env"
-	[ -f "$f" ] && return
+	# One generated value per env: secret the example config references (and any added
+	# later): missing variables are appended, existing ones kept.
+	local f="$LOCAL/secrets.env" var
 	umask 077
-	{
-		echo "CARELINE_NONCE_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-		echo "CARELINE_AGENT_1001_PASSWORD=$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-		echo "CARELINE_AGENT_1002_PASSWORD=$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-	} >"$f"
-	log "development secrets written to $f (agent SIP passwords for softphones)"
+	touch "$f"
+	for var in $(grep -oE 'env:CARELINE_[A-Z0-9_]+' "$ROOT/configs/careline.yaml" | cut -d: -f2 | sort -u); do
+		case "$var" in CARELINE_DATABASE_URL | CARELINE_REDIS_URL) continue ;; esac
+		grep -q "^$var=" "$f" && continue
+		if [ "$var" = CARELINE_RECORDING_KEY ]; then
+			echo "$var=$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >>"$f"
+		else
+			echo "$var=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$f"
+		fi
+		log "generated $var in $f"
+	done
 }
 
 up() {

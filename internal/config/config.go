@@ -32,7 +32,10 @@ type Config struct {
 	// timezone defaults to site.timezone.
 	Schedules map[string]*calendar.Spec `yaml:"schedules"`
 	// Flows are IVR graphs by name (see flows.go; checked by ivr.Validate).
-	Flows map[string]*Flow `yaml:"flows"`
+	Flows   map[string]*Flow  `yaml:"flows"`
+	Skills  map[string]*Skill `yaml:"skills"`
+	Routing Routing           `yaml:"routing"`
+	Queues  map[string]*Queue `yaml:"queues"`
 
 	file string
 	pos  map[string]Pos
@@ -311,6 +314,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.scheduleDefaults()
+	c.applyRoutingDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -497,4 +501,5 @@ func (c *Config) validate(r *Reporter) {
 			}
 		}
 	}
+	c.validateRouting(r, langs)
 }
