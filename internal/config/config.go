@@ -27,6 +27,9 @@ type Config struct {
 	Numbers map[string]*Number `yaml:"numbers"`
 	Agents  map[string]*Agent  `yaml:"agents"`
 
+	Recordings *Recordings      `yaml:"recordings"` // nil: recording is off
+	Users      map[string]*User `yaml:"users"`      // HTTP API users (hashed tokens)
+
 	file string
 	pos  map[string]Pos
 }
@@ -303,6 +306,7 @@ func (c *Config) applyDefaults() {
 			t.Transport = "udp"
 		}
 	}
+	c.recordingsDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -352,9 +356,11 @@ func (c *Config) resolveEnv(r *Reporter, opts LoadOptions) {
 			secret(Join("agents", id, "sip", "password"), &a.SIP.Password)
 		}
 	}
+	c.resolveRecordingKeys(r, opts)
 }
 
 func (c *Config) validate(r *Reporter) {
+	c.validateRecordings(r)
 	if c.Version != 1 {
 		r.Errorf("version", "write version: 1", "unsupported config version %d", c.Version)
 	}
