@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/google/uuid"
 )
@@ -260,4 +261,30 @@ func Rewrap(dst io.Writer, src io.Reader, kr *Keyring, rnd io.Reader) (string, e
 		return "", fmt.Errorf("container: rewrap: %w", err)
 	}
 	return nks.keyID, nil
+}
+
+// DestroyKey overwrites the wrapped data key of the container file f with zeros and
+// syncs it, so that the audio can never be decrypted again, whatever copies of the
+// blocks survive the file's removal. The caller then removes the file.
+func DestroyKey(f *os.File) error {
+	var fixed [fixedLen + 1]byte
+	if _, err := f.ReadAt(fixed[:], 0); err != nil {
+		return fmt.Errorf("container: destroy key: read header: %w", err)
+	}
+	if _, err := parseFixed(fixed[:fixedLen]); err != nil {
+		return fmt.Errorf("container: destroy key: %w", err)
+	}
+	idLen := int(fixed[fixedLen])
+	if idLen == 0 || idLen > 64 {
+		return fmt.Errorf("container: destroy key: %w: key id of %d bytes", ErrCorrupt, idLen)
+	}
+	// key id, alg, wrap nonce, wrapped length, wrapped key: all of it goes.
+	n := 1 + idLen + 1 + wrapNonceLen + 1 + wrappedKeyLen
+	if _, err := f.WriteAt(make([]byte, n), fixedLen); err != nil {
+		return fmt.Errorf("container: destroy key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("container: destroy key: sync: %w", err)
+	}
+	return nil
 }
