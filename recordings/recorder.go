@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -97,7 +96,7 @@ type Recorder struct {
 	meta     Meta
 	channels int
 	t0       time.Time
-	file     *os.File
+	file     recordingFile
 	cw       *container.Writer
 
 	mu        sync.Mutex
@@ -124,7 +123,14 @@ type Recorder struct {
 	stopAfter func() bool
 }
 
-func newRecorder(s *Store, id uuid.UUID, meta Meta, t0 time.Time, f *os.File, cw *container.Writer, channels int) *Recorder {
+// recordingFile is what a recorder writes to (an *os.File).
+type recordingFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+func newRecorder(s *Store, id uuid.UUID, meta Meta, t0 time.Time, f recordingFile, cw *container.Writer, channels int) *Recorder {
 	window := max(int64(s.jitter/time.Duration(nsPerSample)), 0)
 	chunk := max(int64(s.chunk/time.Duration(nsPerSample)), 160)
 	resync := int64(s.resync / time.Duration(nsPerSample))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/careline/careline/media/dsp"
+	"github.com/careline/careline/recordings/container"
 	"github.com/careline/careline/store"
 )
 
@@ -373,5 +375,88 @@ func TestMonoRecordingRefusesRightTap(t *testing.T) {
 	_ = e.pool.QueryRow(ctx(t), "SELECT count(*) FROM interaction_events WHERE type = $1", store.Event{Type: EventStarted}.Type).Scan(&n)
 	if n != 1 {
 		t.Errorf("%d started events", n)
+	}
+}
+
+// gatedFile is a recording file whose writes block while the test holds gate.
+type gatedFile struct {
+	gate sync.Mutex
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (g *gatedFile) Write(p []byte) (int, error) {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.buf.Write(p)
+}
+func (g *gatedFile) Sync() error  { return nil }
+func (g *gatedFile) Close() error { return nil }
+
+// TestRecorderDiskStall: while the disk blocks, the RTP path never waits: blocks that
+// do not fit in the write queue are dropped and become silence of the same length, so
+// everything after the stall stays on the timeline.
+func TestRecorderDiskStall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, WithWriteQueue(1))
+	id := uuid.New()
+	g := &gatedFile{}
+	cw, err := container.NewWriter(g, e.s.keys, container.WriterOptions{ID: id, Channels: 2, ChunkBytes: 32000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(e.s, id, Meta{InteractionID: uuid.New()}, e.clock.Now(), g, cw, 2)
+	e.s.mu.Lock()
+	e.s.byRecording[id] = rec
+	e.s.mu.Unlock()
+	e.s.m.active.Inc()
+	p := &stream{pcm: tone(440, 10), ssrc: 1}
+	a := &stream{pcm: tone(1000, 10), ssrc: 2}
+	feed := func(from, to int) {
+		for k := from; k < to; k++ {
+			e.clock.Advance(tick)
+			_ = rec.Left().WriteFrame(p.frame(k))
+			_ = rec.Right().WriteFrame(a.frame(k))
+		}
+	}
+	g.gate.Lock() // the disk stalls
+	feed(0, 300)
+	g.gate.Unlock()
+	feed(300, 500)
+	res, err := rec.Close(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duration != 10*time.Second || res.Stats.LostSamples == 0 || res.Stats.LostSamples%8000 != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	g.mu.Lock()
+	file := bytes.Clone(g.buf.Bytes())
+	g.mu.Unlock()
+	cr, err := container.NewReader(bytes.NewReader(file), e.s.keys, container.ReaderOptions{ExpectID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, r, _ := splitPCM(raw, 2)
+	silent := int64(0)
+	for s := 0; s < 80000; s += 8000 { // each emitted block is one second
+		switch {
+		case zero(l[s:s+8000]) && zero(r[s:s+8000]):
+			silent += 8000
+		case !slices.Equal(l[s:s+8000], p.pcm[s:s+8000]) || !slices.Equal(r[s:s+8000], a.pcm[s:s+8000]):
+			t.Fatalf("second %d is neither intact nor silence", s/8000)
+		}
+	}
+	if silent != res.Stats.LostSamples {
+		t.Errorf("%d silent samples, %d reported lost", silent, res.Stats.LostSamples)
+	}
+	if n := metricValue(t, e, "careline_recordings_frames_dropped_total", map[string]string{"reason": "disk_stall"}); n == 0 {
+		t.Error("disk_stall drops not counted")
 	}
 }
