@@ -144,6 +144,7 @@ func TestRecorderPause(t *testing.T) {
 	}
 	patient := &stream{pcm: tone(440, 6), ssrc: 1, ts: 1000}
 	agent := &stream{pcm: tone(1000, 6), ssrc: 2, ts: 99}
+	rec.ConsentNoticePlayed("common/call_recorded")
 	for k := range 300 {
 		switch k {
 		case 100:
@@ -197,6 +198,11 @@ func TestRecorderPause(t *testing.T) {
 	}
 	if want := []ev{{EventPaused, 2000, "sup1"}, {EventResumed, 4000, "sup1"}}; !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
+	}
+	var prompt string
+	if err := e.pool.QueryRow(ctx(t), `SELECT detail->>'prompt' FROM interaction_events
+		WHERE interaction_id = $1 AND type = 'recording.consent_notice'`, iid).Scan(&prompt); err != nil || prompt != "common/call_recorded" {
+		t.Errorf("consent notice event: %q %v", prompt, err)
 	}
 }
 

@@ -526,3 +526,29 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+func TestDestroyKey(t *testing.T) {
+	t.Parallel()
+	kr := ring(t, "k1", "k1")
+	file := seal(t, kr, uuid.New(), 2, 1600, stereoPCM(1000))
+	path := filepath.Join(t.TempDir(), "r.clrec")
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := DestroyKey(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	after, _ := os.ReadFile(path)
+	hl := headerLen(2)
+	if !bytes.Equal(after[fixedLen:hl], make([]byte, hl-fixedLen)) || !bytes.Equal(after[hl:], file[hl:]) {
+		t.Fatal("key section not zeroed, or audio touched")
+	}
+	if _, _, err := open(kr, after, ReaderOptions{}); err == nil {
+		t.Fatal("file still opens after its key was destroyed")
+	}
+}
