@@ -466,3 +466,32 @@ func TestRecorderDiskStall(t *testing.T) {
 		t.Error("disk_stall drops not counted")
 	}
 }
+
+func TestStoreCloseFinishesRecordings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var ids []uuid.UUID
+	s := &stream{pcm: tone(440, 1), ssrc: 1}
+	for range 3 {
+		rec, err := e.s.Start(ctx(t), Meta{InteractionID: uuid.New()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID())
+		for k := range 25 {
+			_ = rec.Left().WriteFrame(s.frame(k))
+		}
+	}
+	if err := e.s.Close(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	for _, id := range ids {
+		if in, err := e.s.Get(ctx(t), id); err != nil || in.Status != StatusComplete || in.AudioBytes == 0 {
+			t.Errorf("%s: %+v %v", id, in, err)
+		}
+	}
+	if n := metricValue(t, e, "careline_recordings_active", nil); n != 0 {
+		t.Errorf("active %v", n)
+	}
+}

@@ -313,6 +313,24 @@ func (s *Store) appendStarted(id uuid.UUID, meta Meta, channels int, started tim
 	return nil
 }
 
+// Close finishes every recording still being written (for shutdown, after calls have
+// been given their drain time) and waits for them up to ctx.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	recs := make([]*Recorder, 0, len(s.byRecording))
+	for _, r := range s.byRecording {
+		recs = append(recs, r)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, r := range recs {
+		if _, err := r.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Active returns the call recording running for an interaction.
 func (s *Store) Active(interaction uuid.UUID) (*Recorder, bool) {
 	s.mu.Lock()

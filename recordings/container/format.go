@@ -65,7 +65,7 @@ const (
 
 // Magic starts every container file. It is not a RIFF header: recordings at rest are
 // never recognisable audio.
-var Magic = [8]byte{'C', 'L', 'R', 'E', 'C', 0, '\r', '\n'}
+const Magic = "CLREC\x00\r\n"
 
 // Errors. Every failure to read a file wraps one of these.
 var (
@@ -103,7 +103,7 @@ type fixedHeader struct {
 
 func (h *fixedHeader) marshal() [fixedLen]byte {
 	var b [fixedLen]byte
-	copy(b[0:8], Magic[:])
+	copy(b[0:8], Magic)
 	b[8] = Version
 	b[9] = 0
 	b[10] = h.channels
@@ -117,7 +117,7 @@ func (h *fixedHeader) marshal() [fixedLen]byte {
 
 func parseFixed(b []byte) (fixedHeader, error) {
 	var h fixedHeader
-	if len(b) < fixedLen || [8]byte(b[0:8]) != Magic {
+	if len(b) < fixedLen || string(b[0:8]) != Magic {
 		return h, ErrNotContainer
 	}
 	if b[8] != Version {
