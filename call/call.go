@@ -43,6 +43,9 @@ type Call struct {
 
 	transfer func(ctx context.Context, c *Call, target string) error
 	onPrompt func(interaction uuid.UUID, lang, id string, d time.Duration)
+	onEvent  func(sip.Event) // hold/refer on legs owned by a bridge
+	role     string
+	pumpDone chan struct{}
 
 	mu        sync.Mutex
 	onHold    bool

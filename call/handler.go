@@ -56,7 +56,10 @@ type Options struct {
 
 // Handler is the sip.Handler for inbound calls: it answers with media, runs the
 // routed app, and logs start, answer and a classified end.
-type Handler struct{ o Options }
+type Handler struct {
+	o      Options
+	dialer SIPDialer
+}
 
 // NewHandler builds a Handler.
 func NewHandler(o Options) *Handler {
@@ -272,9 +275,20 @@ func (h *Handler) pump(ctx context.Context, c *Call, log *slog.Logger) {
 					if e.Hold {
 						typ = "call.held"
 					}
-					c.append(store.Event{Type: typ, Detail: map[string]any{"by": "caller"}})
+					by := c.role
+					if by == "" {
+						by = "caller"
+					}
+					c.append(store.Event{Type: typ, Detail: map[string]any{"by": by}})
+					if c.onEvent != nil {
+						c.onEvent(e)
+					}
 				}
 			case sip.ReferEvent:
+				if c.onEvent != nil {
+					c.onEvent(e)
+					continue
+				}
 				// Transfers requested by the far end are not honoured on inbound calls.
 				_ = c.leg.ReferResult(ctx, 603, "Decline")
 			}

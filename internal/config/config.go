@@ -37,6 +37,9 @@ type Config struct {
 	Routing Routing           `yaml:"routing"`
 	Queues  map[string]*Queue `yaml:"queues"`
 
+	Recordings *Recordings      `yaml:"recordings"` // nil: recording is off
+	Users      map[string]*User `yaml:"users"`      // HTTP API users (hashed tokens)
+
 	file string
 	pos  map[string]Pos
 }
@@ -315,6 +318,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.scheduleDefaults()
 	c.applyRoutingDefaults()
+	c.recordingsDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -364,9 +368,11 @@ func (c *Config) resolveEnv(r *Reporter, opts LoadOptions) {
 			secret(Join("agents", id, "sip", "password"), &a.SIP.Password)
 		}
 	}
+	c.resolveRecordingKeys(r, opts)
 }
 
 func (c *Config) validate(r *Reporter) {
+	c.validateRecordings(r)
 	if c.Version != 1 {
 		r.Errorf("version", "write version: 1", "unsupported config version %d", c.Version)
 	}
