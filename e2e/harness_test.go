@@ -44,6 +44,12 @@ type Engine struct {
 	notify chan struct{}
 }
 
+// API tokens of the example config's users in tests.
+const (
+	supervisorToken = "test-supervisor-token-0123456789"
+	auditorToken    = "test-auditor-token-0123456789ab"
+)
+
 // Agent passwords used by the test configs.
 var testSecrets = map[string]string{
 	"T_AGENT_1001_PW": "pw-1001-secret",
@@ -67,6 +73,12 @@ func exampleSecrets(k string) (string, bool) {
 	switch k {
 	case "CARELINE_NONCE_SECRET":
 		return "test-nonce-secret-0123456789", true
+	case "CARELINE_RECORDING_KEY":
+		return "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", true
+	case "CARELINE_SUPERVISOR_TOKEN":
+		return supervisorToken, true
+	case "CARELINE_AUDITOR_TOKEN":
+		return auditorToken, true
 	case "CARELINE_DATABASE_URL", "CARELINE_REDIS_URL":
 		return "", false
 	}
@@ -132,6 +144,9 @@ agents:
 		cfg.Media.RTPPorts = config.PortRange{Min: base, Max: base + 399}
 		cfg.Media.PortRest = time.Second
 		cfg.Prompts.Dir = filepath.Join(repoRoot(), "prompts")
+		if cfg.Recordings != nil {
+			cfg.Recordings.Dir = filepath.Join(dir, "recordings")
+		}
 		cfg.Trunks = map[string]*config.Trunk{"local": {AllowFrom: []config.Prefix{mustPrefix("127.0.0.1/32")}, Transport: "udp"}}
 	}
 	e := &Engine{digits: map[uuid.UUID][]rune{}, notify: make(chan struct{}, 1)}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -35,9 +36,12 @@ func (k MasterKey) Bytes() []byte { return append([]byte(nil), k.raw...) }
 // User is an HTTP API user (users.<id>). Only the SHA-256 of the bearer token is
 // written here; tokens themselves are handed to the user once and never stored.
 type User struct {
-	Role        string    `yaml:"role"`         // supervisor, auditor, admin, agent
-	TokenSHA256 string    `yaml:"token_sha256"` // hex SHA-256 of the bearer token
-	Expires     time.Time `yaml:"expires"`      // RFC 3339; empty: no expiry
+	Role        string `yaml:"role"`         // supervisor, auditor, admin, agent
+	TokenSHA256 string `yaml:"token_sha256"` // hex SHA-256 of the bearer token
+	// Token is the alternative to TokenSHA256: the bearer token in an environment
+	// variable ("env:NAME"); careline keeps only its hash.
+	Token   Secret    `yaml:"token"`
+	Expires time.Time `yaml:"expires"` // RFC 3339; empty: no expiry
 }
 
 // UserRoles are the roles a user may have.
@@ -72,6 +76,30 @@ func (c *Config) recordingsDefaults() {
 // key is an error naming its variable (a warning under AllowMissingSecrets only when
 // the variable is unset), never a fallback to plaintext.
 func (c *Config) resolveRecordingKeys(r *Reporter, opts LoadOptions) {
+	for _, id := range sortedKeys(c.Users) {
+		u, p := c.Users[id], Join("users", id)
+		if u == nil {
+			continue
+		}
+		if !u.Token.IsZero() {
+			if u.TokenSHA256 != "" {
+				r.Errorf(Join(p, "token"), "keep only one of token and token_sha256", "user has both token and token_sha256")
+				continue
+			}
+			v, ok := opts.LookupEnv(u.Token.Env)
+			if !ok || len(v) < 16 {
+				fix := "export " + u.Token.Env + " with a random token of at least 16 characters"
+				if opts.AllowMissingSecrets && !ok {
+					r.Warnf(Join(p, "token"), fix, "environment variable %s is not set", u.Token.Env)
+				} else {
+					r.Errorf(Join(p, "token"), fix, "environment variable %s is not set or too short", u.Token.Env)
+				}
+				continue
+			}
+			sum := sha256.Sum256([]byte(v))
+			u.TokenSHA256 = hex.EncodeToString(sum[:])
+		}
+	}
 	rc := c.Recordings
 	if rc == nil {
 		return
@@ -191,6 +219,9 @@ func (c *Config) validateRecordings(r *Reporter) {
 		}
 		if !known {
 			r.Errorf(Join(p, "role"), "use one of: "+strings.Join(UserRoles, ", "), "unknown role %q", u.Role)
+		}
+		if !u.Token.IsZero() && u.TokenSHA256 == "" {
+			continue // reported by resolveRecordingKeys
 		}
 		h := strings.ToLower(u.TokenSHA256)
 		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {

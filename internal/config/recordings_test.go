@@ -86,7 +86,9 @@ func TestUsers(t *testing.T) {
 		{"bad hash", base + "users:\n  x: {role: auditor, token_sha256: abc}\n", "users.x.token_sha256: token_sha256 must be 64 hex characters"},
 		{"shared token", base + "users:\n  x: {role: auditor, token_sha256: " + h1 + "}\n  y: {role: supervisor, token_sha256: " + h1 + "}\n", "user y has the same token as x"},
 		{"bad expiry", base + "users:\n  x: {role: auditor, token_sha256: " + h1 + ", expires: tomorrow}\n", "users.x.expires"},
-		{"unknown field", base + "users:\n  x: {role: auditor, token: hunter2}\n", `unknown key "token"`},
+		{"unknown field", base + "users:\n  x: {role: auditor, tokn: abc}\n", `unknown key "tokn"`},
+		{"literal token refused", base + "users:\n  x: {role: auditor, token: hunter2}\n", `secrets must be environment references`},
+		{"token env missing", base + "users:\n  x: {role: auditor, token: \"env:NO_SUCH_TOKEN\"}\n", `environment variable NO_SUCH_TOKEN is not set`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

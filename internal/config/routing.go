@@ -34,6 +34,8 @@ type Routing struct {
 	// Dispositions maps DTMF codes an agent keys in wrap-up to disposition names.
 	Dispositions map[string]string `yaml:"dispositions,quotedkeys"`
 	Estimate     Estimate          `yaml:"estimate"`
+	// Hours names the schedule (schedules:) callbacks are placed in; empty: any time.
+	Hours string `yaml:"hours"`
 }
 
 // Estimate tunes estimated-wait announcements; an estimate is announced only when it
@@ -67,6 +69,9 @@ type Queue struct {
 	// Overflow is where a caller goes after MaxWait: "queue:NAME", "voicemail",
 	// "voicemail:BOX" or "callback". Default voicemail.
 	Overflow OverflowTarget `yaml:"overflow"`
+	// Record is the recording policy: never (default), always, or on_demand (the
+	// notice plays and the recording starts paused until someone resumes it).
+	Record string `yaml:"record"`
 	// Callback, when present, lets a waiting caller ask to be called back keeping
 	// their place.
 	Callback     *QueueCallback    `yaml:"callback"`
@@ -257,6 +262,20 @@ func inRange(r *Reporter, path string, d, lo, hi time.Duration, what string) {
 // validateRouting checks skills, the skills and levels agents hold, routing defaults
 // and queues.
 func (c *Config) validateRouting(r *Reporter, langs map[string]bool) {
+	if h := c.Routing.Hours; h != "" {
+		if _, ok := c.Schedules[h]; !ok {
+			r.Errorf("routing.hours", "name a schedule defined under schedules:", "unknown schedule %q", h)
+		}
+	}
+	for _, name := range sortedKeys(c.Queues) {
+		if q := c.Queues[name]; q != nil {
+			switch q.Record {
+			case "", "never", "always", "on_demand":
+			default:
+				r.Errorf(Join("queues", name, "record"), "use never, always or on_demand", "unknown recording policy %q", q.Record)
+			}
+		}
+	}
 	for _, name := range sortedKeys(c.Skills) {
 		if !nameRE.MatchString(name) {
 			r.Errorf(Join("skills", name), "use lower-case letters, digits, '-' or '_' (at most 32)", "bad skill name %q", name)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -22,11 +23,15 @@ import (
 	"github.com/careline/careline/internal/logx"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/media"
+	"github.com/careline/careline/recordings"
+	"github.com/careline/careline/routing"
+	"github.com/careline/careline/routing/redisstore"
 	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
@@ -46,6 +51,10 @@ type App struct {
 	Prompts  *media.PromptCache
 	Calls    *call.Handler
 	IVR      *ivr.Interpreter
+	Router   *routing.Router
+	ACD      *call.ACD
+	Recs     *recordings.Store
+	redis    *redis.Client
 	cancel   context.CancelFunc
 	done     chan error
 	sipDone  chan error
@@ -98,6 +107,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Dir: cfg.Store.OutboxDir, SegmentSize: int64(cfg.Store.SegmentSize), MaxBytes: int64(cfg.Store.MaxOutboxBytes),
 		FsyncBatch: cfg.Store.FsyncBatch, FsyncInterval: cfg.Store.FsyncInterval, ShipBatch: cfg.Store.ShipBatch,
 		Pool: a.pool, Logger: a.log.With("component", "store"), Metrics: store.NewMetrics(a.reg), Now: opts.Now,
+		Projectors: []store.Projector{routing.AgentStateProjector{}, recordings.Projector(a.log.With("component", "recordings"))},
 	})
 	if err != nil {
 		a.closePool()
@@ -168,13 +178,90 @@ func (a *App) buildTelephony() error {
 	if err != nil {
 		return err
 	}
+	var bindings sip.BindingStore = sip.NewMemoryBindingStore(a.opts.Now)
+	rstore := routing.Store(routing.NewMemoryStore())
+	if u := cfg.Redis.URL.Value(); u != "" {
+		if a.redis, err = redisstore.NewClient(u); err != nil {
+			return fmt.Errorf("engine: redis.url: %w", err)
+		}
+		bindings = redisBindings{b: redisstore.NewBindings(a.redis, "careline:reg:", a.opts.Now), now: a.opts.Now}
+		rstore = redisstore.New(a.redis, "careline:routing:")
+	}
 	a.SIP, err = sip.New(scfg, sip.WithLogger(a.log.With("component", "sip")), sip.WithMetrics(sip.NewMetrics(a.reg)),
-		sip.WithHandler(a.Calls), sip.WithCredentials(creds), sip.WithBindingStore(sip.NewMemoryBindingStore(a.opts.Now)),
+		sip.WithHandler(a.Calls), sip.WithCredentials(creds), sip.WithBindingStore(bindings),
 		sip.WithClock(a.opts.Now))
 	if err != nil {
 		return fmt.Errorf("engine: sip: %w", err)
 	}
+	a.Calls.SetDialer(a.SIP)
+	return a.buildContactCenter(rstore, bindings)
+}
+
+// buildContactCenter creates recordings, the ACD glue and the router.
+func (a *App) buildContactCenter(rstore routing.Store, bindings sip.BindingStore) error {
+	cfg := a.cfg
+	var err error
+	acdOpts := call.ACDOptions{Handler: a.Calls, Config: cfg, Logger: a.log.With("component", "acd")}
+	if cfg.Recordings != nil {
+		a.Recs, err = recordings.NewFromConfig(cfg.Recordings, a.pool, a.Log, recordings.WithLogger(a.log.With("component", "recordings")),
+			recordings.WithMetrics(recordings.NewMetrics(a.reg)), recordings.WithClock(a.opts.Now))
+		if err != nil {
+			return fmt.Errorf("engine: recordings: %w", err)
+		}
+		acdOpts.Voicemail = voicemailStore{a.Recs}
+		acdOpts.Recordings = recStarter{s: a.Recs, cfg: cfg}
+	}
+	a.ACD = call.NewACD(acdOpts)
+	presence := routing.PresenceFunc(func(ctx context.Context, user string) bool {
+		bs, err := bindings.List(ctx, user)
+		return err == nil && len(bs) > 0
+	})
+	ropts := []routing.Option{routing.WithStore(rstore), routing.WithCallbacker(a.ACD), routing.WithEventLog(a.Log),
+		routing.WithMetrics(routing.NewMetrics(a.reg, routing.ServiceLevels(cfg)...)),
+		routing.WithLogger(a.log.With("component", "routing")), routing.WithClock(funcClock{a.opts.Now})}
+	if h := cfg.Routing.Hours; h != "" {
+		if cal := cfg.Calendars()[h]; cal != nil {
+			ropts = append(ropts, routing.WithHours(cal))
+		}
+	}
+	a.Router, err = routing.New(cfg, a.ACD, presence, ropts...)
+	if err != nil {
+		return fmt.Errorf("engine: routing: %w", err)
+	}
+	a.ACD.SetRouter(a.Router)
+	// The HTTP API: agents and queues, recordings.
+	var users []recordings.User
+	if users, err = recordings.UsersFromConfig(cfg.Users); err != nil {
+		return fmt.Errorf("engine: users: %w", err)
+	}
+	authn := recordings.NewAuthenticator(users, a.opts.Now)
+	a.Router.Mount(a.HTTP, routingAuth{authn})
+	if a.Recs != nil {
+		recordings.NewAPI(a.Recs, authn).Register(a.HTTP)
+	}
 	return nil
+}
+
+// routingAuth lets the routing API use the same users and tokens as the recordings API.
+type routingAuth struct{ a *recordings.Authenticator }
+
+func (r routingAuth) Authenticate(ctx context.Context, token string) (routing.Principal, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	u, err := r.a.Authenticate(req)
+	if err != nil {
+		return routing.Principal{}, err
+	}
+	p := routing.Principal{Subject: u.ID}
+	switch u.Role {
+	case recordings.RoleSupervisor, recordings.RoleAdmin:
+		p.Supervisor = true
+	case recordings.RoleAgent:
+		p.AgentID = u.ID
+	default:
+		return routing.Principal{}, errors.New("engine: role may not use the agent API")
+	}
+	return p, nil
 }
 
 // sipConfig maps the configuration onto the sip package's.
@@ -228,6 +315,12 @@ func sipConfig(cfg *config.Config) (sip.Config, *sip.StaticCredentials, error) {
 func (a *App) route(ctx context.Context, leg *sip.Leg) call.Route {
 	did := leg.Local().User
 	n, ok := a.cfg.Numbers[did]
+	if leg.Source().Kind == sip.SourceUser {
+		switch did {
+		case call.CodeLogin, call.CodeReady, call.CodeAway, call.CodeLogout, call.CodeDisposition:
+			return call.Route{App: call.FeatureCode{ACD: a.ACD, Code: did}}
+		}
+	}
 	if !ok {
 		return call.Route{RejectCode: 404, RejectReason: "Not Found"}
 	}
@@ -284,6 +377,14 @@ func (a *App) Start(ctx context.Context) error {
 	a.HTTPAddr = addr
 	go func() { a.done <- a.HTTP.Serve() }()
 	go func() { _ = a.Clock.Run(ctx) }()
+	go func() {
+		if err := a.Router.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("routing stopped", "err", err)
+		}
+	}()
+	if a.Recs != nil {
+		go a.Recs.RunMaintenance(ctx, a.cfg.Recordings.RetentionInterval)
+	}
 	go func() { a.sipDone <- a.SIP.Run(ctx) }()
 	select {
 	case <-a.SIP.Ready():
@@ -301,13 +402,39 @@ func (a *App) Start(ctx context.Context) error {
 func (a *App) HandleOutcome(ctx context.Context, c *call.Call, o ivr.Outcome) error {
 	switch o.Kind {
 	case ivr.OutcomeQueue:
-		c.LogEvent(store.Event{Type: "queue.unavailable", Detail: map[string]any{"queue": o.Queue.Name}})
+		return a.ACD.Serve(ctx, c, *o.Queue)
 	case ivr.OutcomeCallback:
-		c.LogEvent(store.Event{Type: "callback.requested", Detail: map[string]any{"flow": o.Flow}})
-		return nil
+		return a.scheduleCallback(ctx, c, o)
 	}
 	_, err := c.PlayIDs(ctx, false, "common/technical_difficulty")
 	return err
+}
+
+// scheduleCallback turns an IVR call-back request (e.g. after hours) into a callback
+// entry of the first queue that offers callbacks; routing places it when the queue's
+// hours allow and an agent is free.
+func (a *App) scheduleCallback(ctx context.Context, c *call.Call, o ivr.Outcome) error {
+	queue := ""
+	for _, name := range sortedNames(a.cfg.Queues) {
+		if q := a.cfg.Queues[name]; q != nil && q.Callback != nil {
+			queue = name
+			break
+		}
+	}
+	if queue == "" || o.Callback == nil || o.Callback.Number == "" {
+		c.LogEvent(store.Event{Type: "callback.unavailable", Detail: map[string]any{"flow": o.Flow}})
+		return nil
+	}
+	t, err := a.Router.Enqueue(ctx, routing.Caller{InteractionID: c.ID, Queue: queue, Language: o.Language,
+		CallbackNumber: o.Callback.Number})
+	if err != nil {
+		return fmt.Errorf("engine: callback: %w", err)
+	}
+	if err := t.RequestCallback(ctx, ""); err != nil {
+		_ = t.Abandon(ctx)
+		return fmt.Errorf("engine: callback: %w", err)
+	}
+	return nil
 }
 
 // SIPAddr is the bound address of the first SIP listener of network.
@@ -345,8 +472,18 @@ func (a *App) Shutdown(ctx context.Context) error {
 		case <-time.After(10 * time.Second):
 		}
 	}
+	if a.Recs != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := a.Recs.Close(rctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
 	if err := a.Log.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if a.redis != nil {
+		_ = a.redis.Close()
 	}
 	if a.Ports != nil {
 		a.Ports.Close()
