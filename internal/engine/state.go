@@ -30,7 +30,9 @@ func (r redisBindings) Remove(ctx context.Context, aor, key string) error {
 	return r.b.Remove(ctx, aor, key)
 }
 
-func (r redisBindings) RemoveAll(ctx context.Context, aor string) error { return r.b.RemoveAll(ctx, aor) }
+func (r redisBindings) RemoveAll(ctx context.Context, aor string) error {
+	return r.b.RemoveAll(ctx, aor)
+}
 
 func (r redisBindings) List(ctx context.Context, aor string) ([]sip.Binding, error) {
 	raw, err := r.b.List(ctx, aor)
