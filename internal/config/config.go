@@ -26,6 +26,10 @@ type Config struct {
 	Trunks  map[string]*Trunk  `yaml:"trunks"`
 	Numbers map[string]*Number `yaml:"numbers"`
 	Agents  map[string]*Agent  `yaml:"agents"`
+	// Dialer holds compliance settings shared by all campaigns; Campaigns are the
+	// outbound campaigns by name (campaigns.go).
+	Dialer    Dialer               `yaml:"dialer"`
+	Campaigns map[string]*Campaign `yaml:"campaigns"`
 
 	file string
 	pos  map[string]Pos
@@ -303,6 +307,7 @@ func (c *Config) applyDefaults() {
 			t.Transport = "udp"
 		}
 	}
+	c.campaignDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -447,6 +452,7 @@ func (c *Config) validate(r *Reporter) {
 			r.Errorf(Join(p, "language"), "use one of site.languages", "language %q is not configured", n.Language)
 		}
 	}
+	c.validateCampaigns(r)
 	users := map[string]string{}
 	for _, id := range sortedKeys(c.Agents) {
 		a, p := c.Agents[id], Join("agents", id)
