@@ -71,7 +71,9 @@ type Campaign struct {
 }
 
 // String names the campaign.
-func (c *Campaign) String() string { return fmt.Sprintf("campaign(%s, %s, %s)", c.Name, c.Purpose, c.Pacing) }
+func (c *Campaign) String() string {
+	return fmt.Sprintf("campaign(%s, %s, %s)", c.Name, c.Purpose, c.Pacing)
+}
 
 // ErrCampaign is matched by errors building a campaign from configuration that
 // config.Parse did not already report.

@@ -221,9 +221,6 @@ func (g *Gate) check(ctx context.Context, q Querier, c *Campaign, ct *Contact, n
 		w.ID, w.Detail = d.ID, mergeDetail(d.Detail, w.Detail)
 		return w, nil
 	}
-	if h.last != nil && now.Before(h.last.Add(c.MinSpacing)) {
-		return g.refuse(d, ReasonSpacing, h.last.Add(c.MinSpacing), false, ""), nil
-	}
 	if g.rules.DailyCap > 0 && h.today >= g.rules.DailyCap {
 		return g.refuse(d, ReasonDailyCap, tomorrow, false, ""), nil
 	}
@@ -236,6 +233,9 @@ func (g *Gate) check(ctx context.Context, q Querier, c *Campaign, ct *Contact, n
 			next = time.Date(o.Year(), o.Month(), o.Day()+7, 0, 0, 0, 0, loc)
 		}
 		return g.refuse(d, ReasonWeeklyCap, next, false, ""), nil
+	}
+	if h.last != nil && now.Before(h.last.Add(c.MinSpacing)) {
+		return g.refuse(d, ReasonSpacing, h.last.Add(c.MinSpacing), false, ""), nil
 	}
 	d.Allowed, d.Reason = true, ReasonAllowed
 	return d, nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careline/careline/dialer/amd"
 	"github.com/careline/careline/internal/testenv"
 	"github.com/careline/careline/store"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,6 +46,8 @@ func testCampaign(name string, p Purpose) *Campaign {
 	c := &Campaign{Name: name, Purpose: p, Flow: "outbound", Trunk: "carrier", CallerID: "+15125550100",
 		PharmacyName: "Main Street Pharmacy", CallbackNumber: "+15125550100",
 		Voicemail: []string{"dialer/vm_prescription", "$callback_number", "dialer/vm_repeat_number", "$callback_number", "dialer/vm_opt_out"}}
+	o := amd.DefaultOptions()
+	c.AMD = &o
 	c.fill()
 	return c
 }

@@ -15,17 +15,17 @@ func TestImportRefills(t *testing.T) {
 	c := testCampaign("refills", RefillReminder)
 	csv := strings.Join([]string{
 		"Patient Ref,Phone,Language,Time Zone,State,ZIP",
-		"P001,(512) 555-0143,es,,TX,",                // ok: state TX -> Chicago+Denver
-		"P002,555-0143,en,,,",                        // line 3: bad phone
-		"P003,+1 212 555 0100,,America/New_York,,",   // ok
-		"P004,212-555-0101,en,Mars/Base,,",           // line 5: unknown zone
-		"P005,305-555-0102,english,,,32501",          // ok: panhandle ZIP
-		",305-555-0103,en,,,",                        // line 7: missing patient ref
-		"P007,305-555-0104,fr,,,",                    // line 8: bad language
-		"P008,\"415-555-0105\",EN,,CA,",              // ok
-		"",                                           // blank line skipped
-		"P009,800-555-0100,en,,,",                    // line 11: toll-free
-		"P010,212-555-0106,es,,,1234",                // line 12: bad ZIP -> unknown zone
+		"P001,(512) 555-0143,es,,TX,",              // ok: state TX -> Chicago+Denver
+		"P002,555-0143,en,,,",                      // line 3: bad phone
+		"P003,+1 212 555 0100,,America/New_York,,", // ok
+		"P004,212-555-0101,en,Mars/Base,,",         // line 5: unknown zone
+		"P005,305-555-0102,english,,,32501",        // ok: panhandle ZIP
+		",305-555-0103,en,,,",                      // line 7: missing patient ref
+		"P007,305-555-0104,fr,,,",                  // line 8: bad language
+		"P008,\"415-555-0105\",EN,,CA,",            // ok
+		"",                                         // blank line skipped
+		"P009,800-555-0100,en,,,",                  // line 11: toll-free
+		"P010,212-555-0106,es,,,1234",              // line 12: bad ZIP -> unknown zone
 	}, "\n")
 	var calls []int
 	rep, err := Import(ctx, pool, c, strings.NewReader(csv), func(done, total int) { calls = append(calls, done, total) })
@@ -114,7 +114,7 @@ func TestImportBadHeader(t *testing.T) {
 	t.Parallel()
 	c := testCampaign("appts", AppointmentConfirmation)
 	cases := []struct {
-		header          string
+		header           string
 		missing, unknown string
 	}{
 		{"patient,phone,appointment_date,appointment_time,provider,location", "patient_ref", "patient"},
