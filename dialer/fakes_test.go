@@ -136,7 +136,7 @@ func (c *fakeCall) Hangup(context.Context) error {
 
 // answer describes how a fake patient's phone behaves.
 type answer struct {
-	err   error  // the dial fails with this
+	err   error // the dial fails with this
 	audio []int16
 	keys  []string // keys pressed at each Play (abandon message)
 	flow  Disposition
@@ -274,6 +274,7 @@ func (a *fakeAgent) Release() {
 type fakeAgents struct {
 	mu        sync.Mutex
 	ready     int
+	claim     int // Snapshot reports this many ready when above 0 (agents lost to inbound calls)
 	disp      Disposition
 	connected int
 }
@@ -287,6 +288,9 @@ func (p *fakeAgents) release() {
 func (p *fakeAgents) Snapshot() AgentSnapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.claim > 0 {
+		return AgentSnapshot{Ready: p.claim}
+	}
 	return AgentSnapshot{Ready: p.ready}
 }
 

@@ -78,10 +78,10 @@ type PacerOptions struct {
 	// MaxRisk caps the per-dial threshold (default 0.35).
 	MaxRisk float64
 	// Margin is the number of abandons kept in reserve under the bound, beyond the
-	// high quantile of those the calls in flight may cause (default 2).
+	// high quantile of those the calls in flight may cause (default 4).
 	Margin float64
-	// FixedRisk, when above 0, replaces the budget-driven threshold (experiments and
-	// simulator studies only: it ignores the abandon target).
+	// FixedRisk, when above 0, replaces the budget-driven threshold and lifts the
+	// bound check (experiments and simulator studies only: it ignores the target).
 	FixedRisk float64
 	// MaxPerStep caps the dials of one decision (default 50).
 	MaxPerStep int
@@ -123,7 +123,7 @@ func NewPacer(o PacerOptions, est *Estimator) *Pacer {
 		o.MinSamples = 100
 	}
 	if o.Margin <= 0 {
-		o.Margin = 2
+		o.Margin = 4
 	}
 	if o.LookAhead <= 0 {
 		o.LookAhead = 200
@@ -283,6 +283,9 @@ func (p *Pacer) predictive(in PaceInput) Plan {
 	// and while the abandons all calls in flight may cause (a high quantile, plus one)
 	// would still leave the 30-day bound at the target.
 	room := p.kMax(in.Abandon.Live) - float64(in.Abandon.Abandoned) - p.o.Margin
+	if p.o.FixedRisk > 0 {
+		room = math.Inf(1)
+	}
 	n := 0
 	for n < p.o.MaxPerStep && d.atLeast(0) <= theta {
 		d.add(st.Live)

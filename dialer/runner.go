@@ -111,6 +111,7 @@ type Runner struct {
 	trunk   *Limiter
 	own     *Limiter
 	pacerO  PacerOptions
+	grace   time.Duration
 	abandon AbandonStats
 
 	mu    sync.Mutex
@@ -169,6 +170,11 @@ func WithTrunkLimiter(l *Limiter) RunnerOption { return func(r *Runner) { r.trun
 // WithPacer tunes pacing (Mode and Target come from the campaign).
 func WithPacer(o PacerOptions) RunnerOption { return func(r *Runner) { r.pacerO = o } }
 
+// WithAgentGrace sets how long after the end of a live answer's greeting an agent may
+// take to come on the line before the call counts as abandoned. The rule is 2 s
+// (47 CFR 64.1200(a)(7)); longer values are capped at 2 s.
+func WithAgentGrace(d time.Duration) RunnerOption { return func(r *Runner) { r.grace = d } }
+
 // NewRunner returns a runner for campaign c.
 func NewRunner(c *Campaign, pool *pgxpool.Pool, opts ...RunnerOption) (*Runner, error) {
 	r := &Runner{c: c, pool: pool, now: time.Now, poll: time.Second, lease: time.Minute,
@@ -203,12 +209,15 @@ func NewRunner(c *Campaign, pool *pgxpool.Pool, opts ...RunnerOption) (*Runner, 
 	if r.node == "" {
 		r.node = "node-" + newID().String()[:8]
 	}
+	if r.grace <= 0 || r.grace > 2*time.Second {
+		r.grace = 2 * time.Second
+	}
 	if r.lease < 3*time.Second {
 		r.lease = 3 * time.Second
 	}
 	r.est = NewEstimator(1000)
 	po := r.pacerO
-	po.Mode, po.Target = c.Pacing, c.AbandonTarget
+	po.Mode, po.Target, po.Grace = c.Pacing, c.AbandonTarget, r.grace
 	r.pacer = NewPacer(po, r.est)
 	r.own = NewLimiter(c.MaxChannels, c.MaxCPS)
 	return r, nil
@@ -636,7 +645,7 @@ func (r *Runner) call(ctx context.Context, a attempt, ag Agent) (o outcome) {
 		return r.runFlow(ctx, call, a, o)
 	default:
 		// The agent must be on the line within 2 s of the end of the greeting.
-		deadline := answeredReal.Add(verdict.GreetingEnd + 2*time.Second)
+		deadline := answeredReal.Add(verdict.GreetingEnd + r.grace)
 		if ag == nil {
 			r.setPhase(a.id, 2)
 			actx, cancel := context.WithDeadline(ctx, deadline)

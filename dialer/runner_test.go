@@ -396,3 +396,118 @@ func TestRunnersShareCampaignWithoutDoubleLease(t *testing.T) {
 		t.Fatalf("%d attempts", attempts)
 	}
 }
+
+func TestRunnerProgressiveConnectsReservedAgent(t *testing.T) {
+	t.Parallel()
+	pool := testDB(t)
+	now := at(t, ny, "2026-06-10 10:00")
+	h := newHarness(t, now, DefaultRules())
+	c := testCampaign("appts", AppointmentConfirmation)
+	c.Pacing, c.Queue = Progressive, "coordinators"
+	ctx := context.Background()
+	csv := "patient_ref,phone,time_zone,appointment_date,appointment_time,provider,location\n" +
+		"A1," + phoneA + ",America/New_York,2026-06-12,15:30,Dr. Lee,Main St\n" +
+		"A2," + phoneB + ",America/New_York,2026-06-12,16:00,Dr. Lee,Main St\n"
+	if _, err := ImportWith(ctx, pool, c, strings.NewReader(csv), ImportOptions{Now: h.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(ctx, pool, c.Name, "test"); err != nil {
+		t.Fatal(err)
+	}
+	agents := &fakeAgents{ready: 1, disp: Confirmed}
+	h.dialer.set(phoneA, answer{audio: humanAudio})
+	h.dialer.set(phoneB, answer{audio: humanAudio})
+	r := h.runner(c, pool, "n1", WithAgents(agents))
+	rep := h.step(r)
+	if rep.Plan.Mode != Progressive || !rep.Plan.Reserve || rep.Allowed != 1 {
+		t.Fatalf("one ready agent, one dial: %+v", rep)
+	}
+	rep = h.step(r) // the agent is back: the second patient
+	if rep.Allowed != 1 || agents.connected != 2 || agents.ready != 1 {
+		t.Fatalf("step %+v, connected %d, ready %d", rep, agents.connected, agents.ready)
+	}
+	for _, ref := range []string{"A1", "A2"} {
+		if ct := contactOf(t, pool, "appts", ref); ct.status != "done" || ct.final != string(Confirmed) {
+			t.Fatalf("%s: %+v", ref, ct)
+		}
+	}
+}
+
+func TestRunnerPredictiveAbandonPlaysOptOutMessage(t *testing.T) {
+	t.Parallel()
+	pool := testDB(t)
+	now := at(t, ny, "2026-06-10 10:00")
+	h := newHarness(t, now, DefaultRules())
+	c := testCampaign("refills", RefillReminder)
+	c.Pacing, c.Queue = Predictive, "pharmacy"
+	load(t, pool, c, now, "P1,"+phoneA, "P2,"+phoneB)
+	// History: one earlier live answer (so the pacer may dial ahead with a fixed risk).
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO contact_attempts (id, contact_id, campaign, phone, attempt_no, state, node,
+		lease_until, started_at, local_date, answered_at, live_answer, disposition)
+		SELECT gen_random_uuid(), id, campaign, '+19995550000', 1, 'done', 'old', $1, $1, '2026-06-01', $1, true, 'confirmed'
+		FROM campaign_contacts WHERE patient_ref = 'P2'`, now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The agents the snapshot showed are taken by inbound calls when the patient answers.
+	agents := &fakeAgents{claim: 1}
+	h.dialer.set(phoneA, answer{audio: humanAudio, keys: []string{"9"}})
+	r := h.runner(c, pool, "n1", WithAgents(agents), WithAgentGrace(50*time.Millisecond),
+		WithPacer(PacerOptions{MinLive: 1, MinSamples: 1, FixedRisk: 0.9, MaxPerStep: 1}))
+	for range 5 {
+		r.est.ObserveDial(DialObservation{Answered: true, Live: true, Ring: 5 * time.Second})
+	}
+	rep := h.step(r)
+	if rep.Plan.Mode != Predictive || rep.Allowed != 1 {
+		t.Fatalf("step %+v", rep)
+	}
+	call := h.dialer.calls[phoneA][0]
+	if len(call.plays) != 2 || !slices.Equal(call.plays[0].prompts, []string{"dialer/abandoned", "dialer/stop_calls_option"}) ||
+		!slices.Equal(call.plays[1].prompts, []string{"dialer/opted_out"}) {
+		t.Fatalf("plays %+v", call.plays)
+	}
+	var disp string
+	var live, abandoned bool
+	_ = pool.QueryRow(ctx, `SELECT disposition, live_answer, abandoned FROM contact_attempts WHERE phone = $1`, phoneA).Scan(&disp, &live, &abandoned)
+	if disp != string(Abandoned) || !live || !abandoned {
+		t.Fatalf("attempt %s live=%v abandoned=%v", disp, live, abandoned)
+	}
+	var src string
+	if err := pool.QueryRow(ctx, `SELECT source FROM opt_outs WHERE phone = $1`, phoneA).Scan(&src); err != nil || src != "abandon_message" {
+		t.Fatalf("opt-out %q %v", src, err)
+	}
+	st, err := LoadAbandonStats(ctx, pool, "refills", h.clock.Now())
+	if err != nil || st.Live != 2 || st.Abandoned != 1 {
+		t.Fatalf("abandon stats %+v %v", st, err)
+	}
+	h.step(r) // refreshes the gauges
+	if got := testutil.ToFloat64(h.m.abandonRatio.WithLabelValues("refills", "30d")); got != 0.5 {
+		t.Fatalf("abandon ratio gauge %g", got)
+	}
+	if got := testutil.ToFloat64(h.m.abandonUpper.WithLabelValues("refills")); got < 0.9 {
+		t.Fatalf("abandon upper gauge %g", got)
+	}
+}
+
+func TestRunnerPausedCampaignDoesNotDial(t *testing.T) {
+	t.Parallel()
+	pool := testDB(t)
+	now := at(t, ny, "2026-06-10 10:00")
+	h := newHarness(t, now, DefaultRules())
+	c := testCampaign("refills", RefillReminder)
+	load(t, pool, c, now, "P1,"+phoneA)
+	ctx := context.Background()
+	if _, err := Pause(ctx, pool, "refills", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r := h.runner(c, pool, "n1")
+	if rep := h.step(r); rep.State != Paused || rep.Allowed != 0 || h.dialer.total() != 0 {
+		t.Fatalf("paused step %+v", rep)
+	}
+	if _, err := Resume(ctx, pool, "refills", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if rep := h.step(r); rep.State != Running || rep.Allowed != 1 {
+		t.Fatalf("resumed step %+v", rep)
+	}
+}

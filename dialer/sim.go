@@ -162,6 +162,7 @@ type SimReport struct {
 	// MaxAbandonUpper is the highest upper bound seen after any abandon, once the
 	// window held the pacer's minimum of live answers.
 	MaxAbandonUpper float64
+	MaxUpperAtLive  int // the live answers in the window at that moment
 	FallbackShare   float64 // share of pacing decisions that fell back to progressive
 	Target          float64
 }
@@ -418,7 +419,9 @@ func (s *simulator) handle(e *simEvent) {
 		s.rep.Abandoned++
 		s.abDay[s.day]++
 		if st := s.window(); st.Live >= s.pacer.o.MinLive {
-			s.rep.MaxAbandonUpper = math.Max(s.rep.MaxAbandonUpper, st.Upper())
+			if u := st.Upper(); u > s.rep.MaxAbandonUpper {
+				s.rep.MaxAbandonUpper, s.rep.MaxUpperAtLive = u, st.Live
+			}
 		}
 		// the identification and opt-out message holds the channel a few seconds
 		s.push(s.now+8*time.Second, evChannelFree, c, -1)
