@@ -16,7 +16,7 @@ type Metrics struct {
 	abandonUpper *prometheus.GaugeVec   // careline_dialer_abandon_ratio_upper{campaign}
 	amdResults   *prometheus.CounterVec // careline_amd_results_total{result}
 	inFlight     *prometheus.GaugeVec   // careline_dialer_calls_in_flight{campaign}
-	dialLevel    *prometheus.GaugeVec   // careline_dialer_dials_per_free_agent{campaign}
+	threshold    *prometheus.GaugeVec   // careline_dialer_pacing_risk_threshold{campaign}
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -34,14 +34,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Answering-machine detection results."}, []string{"result"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "careline_dialer_calls_in_flight",
 			Help: "Outbound calls placed and not yet ended, by campaign."}, []string{"campaign"}),
-		dialLevel: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "careline_dialer_pacing_overdial",
-			Help: "Dials in flight beyond the agents expected free (predictive), by campaign."}, []string{"campaign"}),
+		threshold: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "careline_dialer_pacing_risk_threshold",
+			Help: "Largest chance per dial of a live answer finding no agent that predictive pacing allows now (0: progressive)."}, []string{"campaign"}),
 	}
 	for _, r := range amd.Results {
 		m.amdResults.WithLabelValues(r.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.attempts, m.blocked, m.abandonRatio, m.abandonUpper, m.amdResults, m.inFlight, m.dialLevel)
+		reg.MustRegister(m.attempts, m.blocked, m.abandonRatio, m.abandonUpper, m.amdResults, m.inFlight, m.threshold)
 	}
 	return m
 }
@@ -56,6 +56,8 @@ func (m *Metrics) register(c *Campaign) {
 	}
 	m.abandonRatio.WithLabelValues(c.Name, "30d")
 	m.abandonUpper.WithLabelValues(c.Name)
+	m.inFlight.WithLabelValues(c.Name)
+	m.threshold.WithLabelValues(c.Name)
 }
 
 func (m *Metrics) setAbandon(c *Campaign, s AbandonStats) {

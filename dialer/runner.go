@@ -112,6 +112,7 @@ type Runner struct {
 	own     *Limiter
 	pacerO  PacerOptions
 	grace   time.Duration
+	drain   time.Duration
 	abandon AbandonStats
 
 	mu    sync.Mutex
@@ -175,6 +176,10 @@ func WithPacer(o PacerOptions) RunnerOption { return func(r *Runner) { r.pacerO 
 // (47 CFR 64.1200(a)(7)); longer values are capped at 2 s.
 func WithAgentGrace(d time.Duration) RunnerOption { return func(r *Runner) { r.grace = d } }
 
+// WithDrain sets how long Run lets calls in progress go on after its context ends
+// (default 30s).
+func WithDrain(d time.Duration) RunnerOption { return func(r *Runner) { r.drain = d } }
+
 // NewRunner returns a runner for campaign c.
 func NewRunner(c *Campaign, pool *pgxpool.Pool, opts ...RunnerOption) (*Runner, error) {
 	r := &Runner{c: c, pool: pool, now: time.Now, poll: time.Second, lease: time.Minute,
@@ -209,6 +214,9 @@ func NewRunner(c *Campaign, pool *pgxpool.Pool, opts ...RunnerOption) (*Runner, 
 	if r.node == "" {
 		r.node = "node-" + newID().String()[:8]
 	}
+	if r.drain <= 0 {
+		r.drain = 30 * time.Second
+	}
 	if r.grace <= 0 || r.grace > 2*time.Second {
 		r.grace = 2 * time.Second
 	}
@@ -229,8 +237,10 @@ func (r *Runner) String() string { return fmt.Sprintf("runner(%s@%s)", r.c.Name,
 // Campaign returns the runner's campaign.
 func (r *Runner) Campaign() *Campaign { return r.c }
 
-// Run dials until ctx ends, then waits for the calls in progress (which see ctx's
-// cancellation) and returns. It seeds the pacing estimator from the last week first.
+// Run dials until ctx ends. Calls in progress then go on (a patient is never cut off
+// mid-sentence by a shutdown) for up to the drain time (WithDrain, default 30s), after
+// which they are cancelled; Run returns when all have ended. It seeds the pacing
+// estimator from the campaign's last week first.
 func (r *Runner) Run(ctx context.Context) error {
 	if err := EnsureCampaign(ctx, r.pool, r.c); err != nil {
 		return err
@@ -238,26 +248,45 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.seed(ctx); err != nil {
 		r.log.Warn("dialer: cannot seed pacing estimates", "err", err)
 	}
+	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
 	hb := time.NewTicker(r.lease / 3)
 	defer hb.Stop()
 	t := time.NewTicker(r.poll)
 	defer t.Stop()
-	defer r.wg.Wait()
-	for {
-		if _, err := r.Step(ctx); err != nil && ctx.Err() == nil {
+	for ctx.Err() == nil {
+		if _, err := r.step(ctx, callCtx); err != nil && ctx.Err() == nil {
 			r.log.Error("dialer: step failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-hb.C:
-			if err := r.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("dialer: lease heartbeat failed", "err", err)
-			}
-			continue
+			r.beat(callCtx)
 		case <-t.C:
 		case <-r.wake:
 		}
+	}
+	// Drain: no new dials; keep the leases of the calls in progress alive.
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	drain := time.NewTimer(r.drain)
+	defer drain.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-hb.C:
+			r.beat(callCtx)
+		case <-drain.C:
+			r.log.Warn("dialer: drain time over; cancelling the calls still in progress")
+			cancelCalls()
+		}
+	}
+}
+
+func (r *Runner) beat(ctx context.Context) {
+	if err := r.heartbeat(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("dialer: lease heartbeat failed", "err", err)
 	}
 }
 
@@ -282,8 +311,10 @@ type StepReport struct {
 
 // Step does one round: recover attempts of dead nodes, read the campaign state and
 // abandon statistics, plan, lease and gate contacts, and launch the allowed dials
-// (which run in their own goroutines; see Wait).
-func (r *Runner) Step(ctx context.Context) (StepReport, error) {
+// (which run in their own goroutines under ctx; see Wait).
+func (r *Runner) Step(ctx context.Context) (StepReport, error) { return r.step(ctx, ctx) }
+
+func (r *Runner) step(ctx, callCtx context.Context) (StepReport, error) {
 	var rep StepReport
 	now := r.now()
 	n, err := r.recover(ctx, now)
@@ -306,6 +337,7 @@ func (r *Runner) Step(ctx context.Context) (StepReport, error) {
 		return rep, nil
 	}
 	rep.Plan = r.pacer.Plan(r.paceInput())
+	r.m.threshold.WithLabelValues(r.c.Name).Set(rep.Plan.Threshold)
 	if rep.Plan.Dials <= 0 {
 		return rep, nil
 	}
@@ -347,7 +379,7 @@ func (r *Runner) Step(ctx context.Context) (StepReport, error) {
 	}
 	for i, a := range atts {
 		rep.Allowed++
-		r.launch(ctx, a, slots[i].agent)
+		r.launch(callCtx, a, slots[i].agent)
 	}
 	return rep, nil
 }

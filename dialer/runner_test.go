@@ -511,3 +511,38 @@ func TestRunnerPausedCampaignDoesNotDial(t *testing.T) {
 		t.Fatalf("resumed step %+v", rep)
 	}
 }
+
+func TestRunnerRunLoop(t *testing.T) {
+	t.Parallel()
+	pool := testDB(t)
+	now := at(t, ny, "2026-06-10 10:00")
+	h := newHarness(t, now, DefaultRules())
+	c := testCampaign("refills", RefillReminder)
+	load(t, pool, c, now, "P1,"+phoneA, "P2,"+phoneB)
+	h.dialer.set(phoneA, answer{audio: humanAudio, flow: RefillRequested})
+	h.dialer.set(phoneB, answer{audio: humanAudio, flow: RefillRequested})
+	h.dialer.started = make(chan string, 2)
+	r := h.runner(c, pool, "n1", WithPollInterval(20*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	got := map[string]bool{}
+	for len(got) < 2 {
+		select {
+		case p := <-h.dialer.started:
+			got[p] = true
+		case <-time.After(20 * time.Second):
+			t.Fatal("Run did not dial both patients")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Run waited for the calls: both outcomes are stored.
+	for _, ref := range []string{"P1", "P2"} {
+		if ct := contactOf(t, pool, "refills", ref); ct.status != "done" {
+			t.Fatalf("%s: %+v", ref, ct)
+		}
+	}
+}

@@ -162,7 +162,7 @@ type SimReport struct {
 	// MaxAbandonUpper is the highest upper bound seen after any abandon, once the
 	// window held the pacer's minimum of live answers.
 	MaxAbandonUpper float64
-	MaxUpperAtLive  int // the live answers in the window at that moment
+	MaxUpperAtLive  int     // the live answers in the window at that moment
 	FallbackShare   float64 // share of pacing decisions that fell back to progressive
 	Target          float64
 }

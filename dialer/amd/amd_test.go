@@ -3,6 +3,7 @@ package amd_test
 import (
 	"context"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,11 +11,16 @@ import (
 	"github.com/careline/careline/dialer/amd/amdcorpus"
 )
 
-func TestCorpusAccuracy(t *testing.T) {
-	t.Parallel()
+// corpus builds the synthetic corpus once per test binary (cached on disk across runs).
+var corpus = sync.OnceValues(func() ([]amd.Sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	samples, err := amdcorpus.Build(ctx, amdcorpus.Options{Parallel: 4})
+	return amdcorpus.Build(ctx, amdcorpus.Options{Parallel: 4})
+})
+
+func TestCorpusAccuracy(t *testing.T) {
+	t.Parallel()
+	samples, err := corpus()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +150,7 @@ func TestGreetingEnd(t *testing.T) {
 
 func TestCorpusGreetingEndFindsBeep(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	samples, err := amdcorpus.Build(ctx, amdcorpus.Options{Parallel: 4})
+	samples, err := corpus()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,13 +173,25 @@ func speech(ctx context.Context, espeak, sox, dir string, s Spec) ([]int16, erro
 	if b, err := os.ReadFile(raw); err == nil && len(b) > 0 {
 		return decode(b), nil
 	}
-	wav := filepath.Join(dir, s.Name+".tmp.wav")
+	// Unique temporary names: several builds may run at once (parallel tests, processes).
+	wf, err := os.CreateTemp(dir, s.Name+"-*.wav")
+	if err != nil {
+		return nil, err
+	}
+	wav := wf.Name()
+	wf.Close()
 	defer os.Remove(wav)
 	cmd := exec.CommandContext(ctx, espeak, "-v", s.Voice, "-s", fmt.Sprint(s.Speed), "-p", fmt.Sprint(s.Pitch), "-w", wav, s.Text)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("espeak-ng: %w: %s", err, strings.TrimSpace(string(b)))
 	}
-	tmp := raw + fmt.Sprintf(".%d.tmp", os.Getpid())
+	rf, err := os.CreateTemp(dir, s.Name+"-*.raw.tmp")
+	if err != nil {
+		return nil, err
+	}
+	tmp := rf.Name()
+	rf.Close()
+	defer os.Remove(tmp)
 	// Telephone band, 8 kHz, then a peak level: what a trunk delivers.
 	cmd = exec.CommandContext(ctx, sox, wav, "-r", "8000", "-c", "1", "-e", "signed-integer", "-b", "16", "-t", "raw", tmp,
 		"sinc", "300-3400", "gain", "-n", fmt.Sprint(s.Gain))
