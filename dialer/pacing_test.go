@@ -130,3 +130,22 @@ func TestSimulatorPredictiveBeatsProgressive(t *testing.T) {
 		t.Errorf("not reproducible:\n%v\n%v", again, rd)
 	}
 }
+
+func TestParseDist(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"180s": "3m0s", "exp:180s": "exp(3m0s)", "uniform:5s:20s": "uniform(5s..20s)",
+		"lognormal:180s:90s": "lognormal(3m0s±1m30s)"} {
+		d, err := ParseDist(in)
+		if err != nil || d.String() != want {
+			t.Errorf("%s: %v %v", in, d, err)
+		}
+	}
+	for _, bad := range []string{"", "exp", "uniform:20s:5s", "gamma:1s:2s", "lognormal:0s:1s", "-5s"} {
+		if _, err := ParseDist(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if m := LogNormal(180*time.Second, 90*time.Second); m.Mean() != 180*time.Second {
+		t.Errorf("mean %s", m.Mean())
+	}
+}

@@ -65,6 +65,31 @@ func LogNormal(mean, sd time.Duration) Dist {
 	return logNormalDist{mu: math.Log(m) - s2/2, sigma: math.Sqrt(s2), mean: mean, sd: sd}
 }
 
+// ParseDist reads a distribution written for a command line: "180s" (fixed),
+// "exp:180s", "uniform:5s:20s" or "lognormal:180s:90s" (mean and standard deviation).
+func ParseDist(s string) (Dist, error) {
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	durs := make([]time.Duration, 0, 2)
+	for _, p := range parts[min(1, len(parts)-1):] {
+		d, err := time.ParseDuration(p)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("dialer: distribution %q: bad duration %q", s, p)
+		}
+		durs = append(durs, d)
+	}
+	switch {
+	case len(parts) == 1:
+		return Const(durs[0]), nil
+	case parts[0] == "exp" && len(durs) == 1 && durs[0] > 0:
+		return Exponential(durs[0]), nil
+	case parts[0] == "uniform" && len(durs) == 2 && durs[0] <= durs[1]:
+		return Uniform(durs[0], durs[1]), nil
+	case parts[0] == "lognormal" && len(durs) == 2 && durs[0] > 0:
+		return LogNormal(durs[0], durs[1]), nil
+	}
+	return nil, fmt.Errorf("dialer: distribution %q: want 180s, exp:180s, uniform:5s:20s or lognormal:180s:90s", s)
+}
+
 // SimOptions describes a simulated campaign. Zero fields take the defaults noted.
 type SimOptions struct {
 	Mode   Pacing // progressive or predictive
@@ -177,10 +202,10 @@ func (r SimReport) String() string {
 // SimTable formats reports as a Markdown table.
 func SimTable(rs ...SimReport) string {
 	var b strings.Builder
-	b.WriteString("| mode | talk min/agent-h | occupancy | dials/h | live answers | abandoned | abandon rate | UCB95 | fallback decisions |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| mode | target | talk min/agent-h | occupancy | dials/h | live answers | abandoned | abandon rate | UCB95 | fallback decisions |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f%% | %.0f | %d | %d | %.2f%% | %.2f%% | %.1f%% |\n", r.Mode,
+		fmt.Fprintf(&b, "| %s | %.0f%% | %.1f | %.1f%% | %.0f | %d | %d | %.2f%% | %.2f%% | %.1f%% |\n", r.Mode, 100*r.Target,
 			r.TalkMinutesPerAgentHour, 100*r.Occupancy, r.DialsPerHour, r.LiveAnswers, r.Abandoned,
 			100*r.AbandonRate, 100*r.AbandonUpper, 100*r.FallbackShare)
 	}
