@@ -39,6 +39,10 @@ type Config struct {
 
 	Recordings *Recordings      `yaml:"recordings"` // nil: recording is off
 	Users      map[string]*User `yaml:"users"`      // HTTP API users (hashed tokens)
+	// Dialer holds compliance settings shared by all campaigns; Campaigns are the
+	// outbound campaigns by name (campaigns.go).
+	Dialer    Dialer               `yaml:"dialer"`
+	Campaigns map[string]*Campaign `yaml:"campaigns"`
 
 	file string
 	pos  map[string]Pos
@@ -319,6 +323,7 @@ func (c *Config) applyDefaults() {
 	c.scheduleDefaults()
 	c.applyRoutingDefaults()
 	c.recordingsDefaults()
+	c.campaignDefaults()
 }
 
 // resolveEnv applies CARELINE_* overrides and resolves env: references.
@@ -467,6 +472,7 @@ func (c *Config) validate(r *Reporter) {
 	}
 	c.validateNumberFlows(r)
 	c.validateSchedules(r)
+	c.validateCampaigns(r)
 	users := map[string]string{}
 	for _, id := range sortedKeys(c.Agents) {
 		a, p := c.Agents[id], Join("agents", id)
