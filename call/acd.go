@@ -213,21 +213,34 @@ func (a *ACD) Serve(ctx context.Context, c *Call, req ivr.QueueRequest) error {
 	}
 	var placeAt time.Time // the caller's place in line survives a re-queue
 	intro := []string{transferPrompt(queue)}
+	noticed := false
+	if a.o.Recordings != nil && a.o.Recordings.NoticeRequired(queue) {
+		// Consent: the recording notice plays in the caller's language while they wait,
+		// before any agent audio can be recorded.
+		intro = append([]string{"main/recording_notice"}, intro...)
+		noticed = true
+		c.LogEvent(store.Event{Type: "recording.consent_notice", Detail: map[string]any{"queue": queue}})
+	}
 	for {
 		if placeAt.IsZero() {
 			placeAt = a.h.o.Now()
 		}
-		t, err := a.router.Enqueue(ctx, routing.Caller{InteractionID: c.ID, Queue: queue, Language: c.Language(),
-			Priority: prio, EnqueuedAt: placeAt, CallbackNumber: c.leg.Remote().User})
-		if err != nil {
-			a.log.Error("enqueue failed", "queue", queue, "err", err)
-			_, perr := c.PlayIDs(ctx, false, "common/technical_difficulty")
-			return errors.Join(err, perr)
-		}
+		// The waiter is registered before Enqueue: routing may offer the call to an agent
+		// at once.
 		w := &waiter{c: c, handoff: make(chan *agentLeg, 1)}
 		a.mu.Lock()
 		a.waiting[c.ID] = w
 		a.mu.Unlock()
+		t, err := a.router.Enqueue(ctx, routing.Caller{InteractionID: c.ID, Queue: queue, Language: c.Language(),
+			Priority: prio, EnqueuedAt: placeAt, CallbackNumber: c.leg.Remote().User})
+		if err != nil {
+			a.mu.Lock()
+			delete(a.waiting, c.ID)
+			a.mu.Unlock()
+			a.log.Error("enqueue failed", "queue", queue, "err", err)
+			_, perr := c.PlayIDs(ctx, false, "common/technical_difficulty")
+			return errors.Join(err, perr)
+		}
 		res, leg, next := a.wait(ctx, c, t, w, queue, intro)
 		a.mu.Lock()
 		delete(a.waiting, c.ID)
@@ -236,6 +249,12 @@ func (a *ACD) Serve(ctx context.Context, c *Call, req ivr.QueueRequest) error {
 		case waitDone:
 			return nil
 		case waitConnected:
+			if !noticed && a.o.Recordings != nil && a.o.Recordings.NoticeRequired(queue) {
+				// Re-queued into a recorded queue: the notice still comes first.
+				_, _ = c.PlayIDs(ctx, false, "main/recording_notice")
+				c.LogEvent(store.Event{Type: "recording.consent_notice", Detail: map[string]any{"queue": queue}})
+				noticed = true
+			}
 			end, target := a.bridge(ctx, c, leg, t, queue)
 			switch end {
 			case bridgeAgentVanished:
@@ -437,10 +456,6 @@ func (a *ACD) bridge(ctx context.Context, c *Call, leg *agentLeg, t *routing.Tic
 	bg := context.WithoutCancel(ctx)
 	var rec Recorder
 	if a.o.Recordings != nil && a.o.Recordings.NoticeRequired(queue) {
-		// Consent: the notice plays (in the caller's language, to both) before any agent
-		// audio is recorded.
-		_, _ = c.PlayIDs(ctx, false, "main/recording_notice")
-		c.LogEvent(store.Event{Type: "recording.consent_notice", Detail: map[string]any{"queue": queue}})
 		r, err := a.o.Recordings.StartCall(bg, c.ID, queue, c.Language())
 		if err != nil {
 			a.log.Error("recording not started", "queue", queue, "err", err)

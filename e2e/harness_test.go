@@ -39,6 +39,8 @@ type Engine struct {
 	Pool *pgxpool.Pool
 	SIP  string // "127.0.0.1:port" (UDP)
 
+	recDir string
+
 	mu     sync.Mutex
 	digits map[uuid.UUID][]rune
 	notify chan struct{}
@@ -50,15 +52,38 @@ const (
 	auditorToken    = "test-auditor-token-0123456789ab"
 )
 
+const defaultAgents = `skills:
+  coordinator: {}
+  pharmacist: {role: true}
+agents:
+  a1001:
+    name: Ana Ruiz
+    sip: {user: "1001", password: "env:T_AGENT_1001_PW"}
+    skills: {coordinator: 3}
+    languages: [en, es]
+  a1002:
+    name: Ben Ortiz
+    sip: {user: "1002", password: "env:T_AGENT_1002_PW"}
+    skills: {pharmacist: 4}
+    languages: [en]
+`
+
 // Agent passwords used by the test configs.
 var testSecrets = map[string]string{
-	"T_AGENT_1001_PW": "pw-1001-secret",
-	"T_AGENT_1002_PW": "pw-1002-secret",
+	"T_AGENT_1001_PW":        "pw-1001-secret",
+	"T_AGENT_1002_PW":        "pw-1002-secret",
+	"T_AGENT_1003_PW":        "pw-1003-secret",
+	"T_AGENT_1004_PW":        "pw-1004-secret",
+	"T_SUPERVISOR":           supervisorToken,
+	"CARELINE_RECORDING_KEY": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
 }
 
 type engineOpts struct {
 	extraYAML string
-	now       func() time.Time
+	// agentsYAML, trunksYAML and numbersYAML replace the default sections when set.
+	agentsYAML, trunksYAML, numbersYAML string
+	dbURL, redisURL                     string
+	now                                 func() time.Time
 	// example loads configs/careline.yaml (flows, schedules, queues, agents) and patches
 	// only what must differ in a test: ports, database, outbox, prompts path.
 	example  bool
@@ -93,7 +118,19 @@ func exampleSecrets(k string) (string, bool) {
 func startEngine(t *testing.T, o engineOpts) *Engine {
 	t.Helper()
 	dir := t.TempDir()
-	dbURL := testenv.PostgresURL(t)
+	dbURL := o.dbURL
+	if dbURL == "" {
+		dbURL = testenv.PostgresURL(t)
+	}
+	if o.agentsYAML == "" {
+		o.agentsYAML = defaultAgents
+	}
+	if o.trunksYAML == "" {
+		o.trunksYAML = "trunks:\n  local: {allow_from: [\"127.0.0.1\"]}\n"
+	}
+	if o.numbersYAML == "" {
+		o.numbersYAML = "numbers:\n  \"9999\": {app: dtmf_echo}\n"
+	}
 	base := 30000 + 2*rand.IntN(14000)
 	yaml := fmt.Sprintf(`version: 1
 site: {name: Main Street Pharmacy, timezone: America/Chicago, languages: [en, es]}
@@ -106,22 +143,9 @@ sip:
   drain_timeout: 3s
 media: {ip: 127.0.0.1, rtp_ports: "%d-%d", port_rest: 1s, timeout: 20s}
 prompts: {dir: %q}
-trunks:
-  local: {allow_from: ["127.0.0.1"]}
-numbers:
-  "9999": {app: dtmf_echo}
-agents:
-  a1001:
-    name: Ana Ruiz
-    sip: {user: "1001", password: "env:T_AGENT_1001_PW"}
-    skills: {coordinator: 3}
-    languages: [en, es]
-  a1002:
-    name: Ben Ortiz
-    sip: {user: "1002", password: "env:T_AGENT_1002_PW"}
-    skills: {pharmacist: 4}
-    languages: [en]
-%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, filepath.Join(repoRoot(), "prompts"), o.extraYAML)
+redis: {url: %q}
+%s%s%s%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, filepath.Join(repoRoot(), "prompts"), o.redisURL,
+		o.trunksYAML, o.numbersYAML, o.agentsYAML, o.extraYAML)
 	path := filepath.Join(dir, "careline.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -169,6 +193,9 @@ agents:
 	})
 	e.App = app
 	e.SIP = app.SIPAddr("udp").String()
+	if cfg.Recordings != nil {
+		e.recDir = cfg.Recordings.Dir
+	}
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)

@@ -369,6 +369,15 @@ func (a *App) Registry() *prometheus.Registry { return a.reg }
 // Start binds listeners and starts background work.
 func (a *App) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
+	if a.pool != nil {
+		// Migrate now when Postgres is up, so everything that reads tables at start
+		// finds them; when it is down the shipper migrates once it returns.
+		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if _, err := store.Migrate(mctx, a.pool); err != nil {
+			a.log.Warn("postgres not reachable at start; migrations wait for it", "err", err)
+		}
+		cancel()
+	}
 	a.Log.Start(ctx)
 	addr, err := a.HTTP.Listen(a.cfg.HTTP.Listen)
 	if err != nil {
