@@ -682,11 +682,8 @@ func (f FeatureCode) Run(ctx context.Context, c *Call) error {
 	var prompt string
 	var err error
 	switch f.Code {
-	case CodeLogin:
-		if err = a.router.Login(ctx, id); err == nil {
-			err = a.router.Ready(ctx, id)
-		}
-		prompt = "agent/logged_in"
+	case CodeLogin: // logging in makes the agent ready
+		err, prompt = a.router.Login(ctx, id), "agent/logged_in"
 	case CodeReady:
 		err, prompt = a.router.Ready(ctx, id), "agent/ready"
 	case CodeAway:

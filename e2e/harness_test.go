@@ -82,7 +82,7 @@ type engineOpts struct {
 	extraYAML string
 	// agentsYAML, trunksYAML and numbersYAML replace the default sections when set.
 	agentsYAML, trunksYAML, numbersYAML string
-	dbURL, redisURL                     string
+	dbURL, redisURL, redisPrefix        string
 	now                                 func() time.Time
 	// example loads configs/careline.yaml (flows, schedules, queues, agents) and patches
 	// only what must differ in a test: ports, database, outbox, prompts path.
@@ -143,8 +143,8 @@ sip:
   drain_timeout: 3s
 media: {ip: 127.0.0.1, rtp_ports: "%d-%d", port_rest: 1s, timeout: 20s}
 prompts: {dir: %q}
-redis: {url: %q}
-%s%s%s%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, filepath.Join(repoRoot(), "prompts"), o.redisURL,
+redis: {url: %q, prefix: %q}
+%s%s%s%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, filepath.Join(repoRoot(), "prompts"), o.redisURL, o.redisPrefix,
 		o.trunksYAML, o.numbersYAML, o.agentsYAML, o.extraYAML)
 	path := filepath.Join(dir, "careline.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/careline/careline/internal/peers"
+	"github.com/careline/careline/internal/testenv"
 	"github.com/careline/careline/media/dsp"
 	"github.com/google/uuid"
 )
@@ -97,7 +98,7 @@ func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *phon
 		t.Fatal(err)
 	}
 	acct := fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;audio_codecs=PCMU", o.user)
-	if o.password != "" {
+	if o.password != "" && e != nil {
 		acct = fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;audio_codecs=PCMU", o.user, e.SIP, o.password)
 	}
 	if o.auto {
@@ -113,7 +114,7 @@ func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *phon
 		cfg.RecordDir = p.rec
 	}
 	p.Baresip = peers.StartBaresip(ctx, t, cfg)
-	if o.password != "" {
+	if o.password != "" && e != nil {
 		if err := p.Log.WaitFor(ctx, "200 OK"); err != nil {
 			t.Fatalf("agent %s did not register: %v\n%s", o.user, err, p.Log)
 		}
@@ -367,4 +368,261 @@ func (e *Engine) checkRecording(t *testing.T, iid uuid.UUID, leftHz, rightHz flo
 		t.Fatal("the recording on disk holds plaintext")
 	}
 	t.Logf("recording %s: %s stereo, bridged %s, %d bytes on disk", recID, got, bridged, len(raw))
+}
+
+// waitWaiting waits until n callers are in queue (queue.enter without queue.leave).
+func (e *Engine) waitWaiting(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.drain(t)
+		var got int
+		e.Pool.QueryRow(context.Background(), `SELECT count(DISTINCT interaction_id) FROM interaction_events e
+			WHERE type='queue.enter' AND NOT EXISTS (SELECT 1 FROM interaction_events l
+			WHERE l.interaction_id=e.interaction_id AND l.type='queue.leave')`).Scan(&got)
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers waiting, want %d", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An urgent caller who enters after two normal callers is answered first.
+func TestUrgentCallerAnsweredFirst(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en, es]"))})
+	ctx := ctxT(t, 90*time.Second)
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	e.agentAPI(t, "ana", "login")
+	e.agentAPI(t, "ana", "away")
+	var callers []*phone
+	for i, number := range []string{"7003", "7003", "7002"} {
+		p := startPhone(t, ctx, e, phoneOpts{user: fmt.Sprintf("555020%d", i+1), tone: 440})
+		p.dial(t, ctx, e, number)
+		e.waitWaiting(t, i+1)
+		callers = append(callers, p)
+	}
+	e.agentAPI(t, "ana", "ready")
+	if _, err := ana.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	_, agent := e.interactionByCaller(t, "5550203")
+	if agent != "ana" {
+		t.Fatalf("the urgent caller went to %q", agent)
+	}
+	var firstCaller string
+	e.Pool.QueryRow(ctx, `SELECT i.remote_party FROM interaction_events ev JOIN interactions i ON i.id=ev.interaction_id
+		WHERE ev.type='bridge.started' ORDER BY ev.at LIMIT 1`).Scan(&firstCaller)
+	if firstCaller != "5550203" {
+		t.Fatalf("first answered caller %s, want the urgent one (5550203)", firstCaller)
+	}
+	for _, p := range callers {
+		p.Command(ctx, "hangup", "")
+	}
+}
+
+// RONA: the agent who does not answer goes away with reason rona and the call reaches
+// the next agent. The second agent logs in from the softphone with the *41 code.
+func TestRONAThenNextAgent(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"),
+			agentYAML("ben", "1002", "{coordinator: 3}", "[en]"))})
+	ctx := ctxT(t, 90*time.Second)
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], tone: 1000}) // never answers
+	ben := startPhone(t, ctx, e, phoneOpts{user: "1002", password: testSecrets["T_AGENT_1002_PW"], auto: true, tone: 1500})
+	e.agentAPI(t, "ana", "login") // ready first: longest idle, offered first
+	time.Sleep(50 * time.Millisecond)
+	ben.dial(t, ctx, e, "*41") // feature code: log in
+	if _, err := ben.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
+		t.Fatalf("feature code call: %v", err)
+	}
+	e.waitAgentStates(t, "ben", "ready(login)")
+	patient := startPhone(t, ctx, e, phoneOpts{user: "5550301", tone: 440})
+	patient.dial(t, ctx, e, "7003")
+	if _, err := ana.WaitEvent(ctx, "CALL_INCOMING"); err != nil {
+		t.Fatalf("ana was not rung first: %v", err)
+	}
+	m, err := ben.WaitEvent(ctx, "CALL_ESTABLISHED")
+	if err != nil {
+		t.Fatalf("ben was not connected after ana's RONA: %v", err)
+	}
+	_ = m
+	if _, agent := e.interactionByCaller(t, "5550301"); agent != "ben" {
+		t.Fatalf("connected to %q", agent)
+	}
+	e.waitAgentStates(t, "ana", "ready(login),offered,away(rona)")
+	var rona int
+	e.Pool.QueryRow(ctx, "SELECT count(*) FROM interaction_events WHERE type='agent.rona' AND detail->>'agent'='ana'").Scan(&rona)
+	if rona != 1 {
+		t.Fatalf("agent.rona events: %d", rona)
+	}
+	patient.Command(ctx, "hangup", "")
+}
+
+// Relaxation: with only a level-1 agent ready, the caller is offered to them only
+// after the queue's relaxation step (5 s).
+func TestRelaxationOffersLevelOneAfterWait(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		agentsYAML: agentsYAML(agentYAML("carla", "1003", "{coordinator: 1}", "[en]"))})
+	ctx := ctxT(t, 90*time.Second)
+	carla := startPhone(t, ctx, e, phoneOpts{user: "1003", password: testSecrets["T_AGENT_1003_PW"], auto: true, tone: 1000})
+	e.agentAPI(t, "carla", "login")
+	patient := startPhone(t, ctx, e, phoneOpts{user: "5550401", tone: 440})
+	patient.dial(t, ctx, e, "7003")
+	if _, err := carla.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	id, agent := e.interactionByCaller(t, "5550401")
+	if agent != "carla" {
+		t.Fatalf("connected to %q", agent)
+	}
+	var enter, offer time.Time
+	e.Pool.QueryRow(ctx, `SELECT min(at) FILTER (WHERE type='queue.enter'), min(at) FILTER (WHERE type='queue.offer')
+		FROM interaction_events WHERE interaction_id=$1`, id).Scan(&enter, &offer)
+	if waited := offer.Sub(enter); waited < 5*time.Second-100*time.Millisecond {
+		t.Fatalf("level-1 agent offered after %s, before the 5 s relaxation step", waited)
+	} else {
+		t.Logf("offered after %s", waited)
+	}
+	patient.Command(ctx, "hangup", "")
+}
+
+// The patient presses 1 for a callback, hangs up, and is called back (auto-answer) once
+// an agent is ready; the place in line was kept.
+func TestCallbackKeepsPlace(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 120*time.Second)
+	patient := startPhone(t, ctx, nil, phoneOpts{user: "5550501", auto: true, tone: 440})
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		trunksYAML: fmt.Sprintf("trunks:\n  local: {allow_from: [\"127.0.0.1\"], address: %q}\n", patient.SIPAddr()),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"))})
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	e.agentAPI(t, "ana", "login")
+	e.agentAPI(t, "ana", "away")
+	patient.dial(t, ctx, e, "7003")
+	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitWaiting(t, 1)
+	time.Sleep(3 * time.Second) // the callback offer plays after 2 s
+	if _, err := patient.Command(ctx, "sndcode", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := patient.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
+		t.Fatalf("careline did not confirm and hang up: %v", err)
+	}
+	e.agentAPI(t, "ana", "ready")
+	if _, err := ana.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("agent leg of the callback: %v", err)
+	}
+	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("the patient was not called back: %v", err)
+	}
+	time.Sleep(time.Second)
+	patient.Command(ctx, "hangup", "")
+	time.Sleep(300 * time.Millisecond)
+	ana.Command(ctx, "sndcode", "1#") // wrap-up disposition
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		e.drain(t)
+		var kind, agent, dir string
+		err := e.Pool.QueryRow(ctx, `SELECT kind, coalesce(agent_id,''), direction FROM interactions
+			WHERE remote_party='5550501' AND kind='callback' AND ended_at IS NOT NULL`).Scan(&kind, &agent, &dir)
+		if err == nil && agent == "ana" && dir == "outbound" {
+			break
+		}
+		if time.Now().After(deadline) {
+			rows, _ := e.Pool.Query(ctx, "SELECT coalesce(kind,''), coalesce(direction,''), coalesce(remote_party,''), coalesce(agent_id,''), ended_at IS NOT NULL, coalesce(end_reason,'') FROM interactions")
+			for rows.Next() {
+				var k, d, r, a, er string
+				var ended bool
+				rows.Scan(&k, &d, &r, &a, &ended, &er)
+				t.Logf("interaction kind=%s dir=%s remote=%s agent=%s ended=%v reason=%s", k, d, r, a, ended, er)
+			}
+			t.Fatalf("no completed callback interaction: %v %s %s", err, kind, agent)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	types := ""
+	e.Pool.QueryRow(ctx, `SELECT string_agg(type, ',' ORDER BY at) FROM interaction_events ev JOIN interactions i
+		ON i.id=ev.interaction_id WHERE i.remote_party='5550501' AND i.kind='call'`).Scan(&types)
+	if !strings.Contains(types, "queue.callback") {
+		t.Fatalf("original call's events: %s", types)
+	}
+}
+
+// Two careline nodes share one Redis (and one Postgres): callers arrive at both, one
+// agent is registered at one node only, and is never offered two calls at once.
+func TestTwoNodesShareRedisNoDoubleOffer(t *testing.T) {
+	t.Parallel()
+	redisURL, prefix := testenv.RedisURL(t)
+	opts := engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"), dbURL: testenv.PostgresURL(t),
+		redisURL: redisURL, redisPrefix: prefix,
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"))}
+	nodeA, nodeB := startEngine(t, opts), startEngine(t, opts)
+	ctx := ctxT(t, 120*time.Second)
+	ana := startPhone(t, ctx, nodeA, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	if bs, err := nodeB.App.SIP.Bindings(ctx, "1001"); err != nil || len(bs) != 1 {
+		t.Fatalf("node B does not see the agent's registration through Redis: %v %v", bs, err)
+	}
+	// Watch the agent's phone: never two calls at once.
+	var mu sync.Mutex
+	live, maxLive, established := 0, 0, 0
+	estab := make(chan struct{}, 4)
+	go func() {
+		for {
+			m, err := ana.WaitEventAny(ctx, "CALL_ESTABLISHED", "CALL_CLOSED")
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if m.Type == "CALL_ESTABLISHED" {
+				live++
+				established++
+				maxLive = max(maxLive, live)
+				estab <- struct{}{}
+			} else {
+				live--
+			}
+			mu.Unlock()
+		}
+	}()
+	nodeA.agentAPI(t, "ana", "login")
+	p1 := startPhone(t, ctx, nil, phoneOpts{user: "5550601", tone: 440})
+	p2 := startPhone(t, ctx, nil, phoneOpts{user: "5550602", tone: 500})
+	p1.dial(t, ctx, nodeA, "7003")
+	p2.dial(t, ctx, nodeB, "7003")
+	for range 2 {
+		select {
+		case <-estab:
+		case <-ctx.Done():
+			t.Fatal("the agent did not get both calls in turn")
+		}
+		time.Sleep(2 * time.Second) // talk; the other caller waits (on the other node or this one)
+		if _, err := ana.Command(ctx, "hangup", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if maxLive != 1 || established != 2 {
+		t.Fatalf("agent had up to %d calls at once (%d established)", maxLive, established)
+	}
+	for _, u := range []string{"5550601", "5550602"} {
+		if _, agent := nodeA.interactionByCaller(t, u); agent != "ana" {
+			t.Fatalf("caller %s connected to %q", u, agent)
+		}
+	}
+	// The shared state machine: offered → on_call → wrap_up → ready, twice, never two
+	// offers in a row.
+	states := strings.Join(nodeA.agentStates(t, "ana"), ",")
+	if strings.Contains(states, "offered,offered") || strings.Count(states, "on_call(answered)") != 2 {
+		t.Fatalf("agent states across both nodes: %s", states)
+	}
 }

@@ -922,7 +922,7 @@ func (r *Router) callbackDone(ctx context.Context, o *offer, res CallbackResult,
 		r.toOnCall(ctx, o, w.entry.ID, now)
 		r.calls[o.callback] = &call{id: o.callback, agent: aid, queue: o.q.name}
 		r.emit(o.callback, "queue.callback_connected", now, map[string]any{"queue": o.q.name, "agent": aid, "for": iid.String()},
-			&store.InteractionPatch{Kind: "call", Direction: "outbound", Queue: o.q.name, AgentID: aid, Language: w.caller.Language})
+			&store.InteractionPatch{Kind: "callback", Direction: "outbound", Queue: o.q.name, AgentID: aid, Language: w.caller.Language})
 		r.leave(ctx, w, "callback_connected", now, false, map[string]any{"agent": aid, "callback_id": o.callback.String()})
 		return
 	}

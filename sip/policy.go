@@ -66,6 +66,17 @@ func (s *Server) authorizeInvite(ctx context.Context, rw *responder) (Source, *R
 	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
 		src.Addr = unmapAddrPort(ap)
 	}
+	// A request whose From names one of our users (an agent's softphone) must prove it
+	// with digest even when it comes from a trunk's network: a PBX or trunk on the same
+	// LAN could otherwise impersonate an agent dialing feature codes.
+	if s.creds != nil && s.isUser(ctx, req) {
+		user, rej := s.digestCheck(ctx, rw)
+		if rej != nil {
+			return src, rej
+		}
+		src.Kind, src.User = SourceUser, user
+		return src, nil
+	}
 	for _, t := range s.cfg.Trunks {
 		if !trunkAllows(t, src.Addr.Addr()) {
 			continue
@@ -94,6 +105,16 @@ func (s *Server) authorizeInvite(ctx context.Context, rw *responder) (Source, *R
 	}
 	src.Kind, src.User = SourceUser, user
 	return src, nil
+}
+
+// isUser reports whether the From user is one of our credentialed users.
+func (s *Server) isUser(ctx context.Context, req *sipmsg.Request) bool {
+	from := req.From()
+	if from == nil || from.Address.User == "" {
+		return false
+	}
+	_, ok := s.creds.LookupHA1(ctx, from.Address.User, s.auth.Realm(), MD5)
+	return ok
 }
 
 func forbidden() *Rejection { return reject(403, "Forbidden") }

@@ -79,6 +79,9 @@ type Store struct {
 // Redis configures shared state; an empty URL means single-node, in-memory state.
 type Redis struct {
 	URL Ref `yaml:"url"`
+	// Prefix starts every key careline writes (default "careline:"); nodes of one site
+	// share it, different sites on one Redis must not.
+	Prefix string `yaml:"prefix"`
 }
 
 // SIP configures signaling.
@@ -277,6 +280,9 @@ func (c *Config) applyDefaults() {
 	}
 	if s.ShipBatch == 0 {
 		s.ShipBatch = 1000
+	}
+	if c.Redis.Prefix == "" {
+		c.Redis.Prefix = "careline:"
 	}
 	if c.SIP.Realm == "" {
 		c.SIP.Realm = "careline"

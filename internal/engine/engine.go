@@ -184,8 +184,8 @@ func (a *App) buildTelephony() error {
 		if a.redis, err = redisstore.NewClient(u); err != nil {
 			return fmt.Errorf("engine: redis.url: %w", err)
 		}
-		bindings = redisBindings{b: redisstore.NewBindings(a.redis, "careline:reg:", a.opts.Now), now: a.opts.Now}
-		rstore = redisstore.New(a.redis, "careline:routing:")
+		bindings = redisBindings{b: redisstore.NewBindings(a.redis, cfg.Redis.Prefix+"reg:", a.opts.Now), now: a.opts.Now}
+		rstore = redisstore.New(a.redis, cfg.Redis.Prefix+"routing:")
 	}
 	a.SIP, err = sip.New(scfg, sip.WithLogger(a.log.With("component", "sip")), sip.WithMetrics(sip.NewMetrics(a.reg)),
 		sip.WithHandler(a.Calls), sip.WithCredentials(creds), sip.WithBindingStore(bindings),

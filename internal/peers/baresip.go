@@ -201,6 +201,24 @@ func (b *Baresip) WaitEvent(ctx context.Context, typ string) (BaresipMessage, er
 	}
 }
 
+// WaitEventAny returns the next event whose type is one of types.
+func (b *Baresip) WaitEventAny(ctx context.Context, types ...string) (BaresipMessage, error) {
+	for {
+		select {
+		case m := <-b.events:
+			for _, typ := range types {
+				if m.Type == typ {
+					return m, nil
+				}
+			}
+		case <-b.exit:
+			return BaresipMessage{}, errors.New("peers: baresip exited")
+		case <-ctx.Done():
+			return BaresipMessage{}, fmt.Errorf("peers: no %v event: %w", types, ctx.Err())
+		}
+	}
+}
+
 func (b *Baresip) readLoop() {
 	r := bufio.NewReader(b.conn)
 	for {
