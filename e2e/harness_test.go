@@ -4,8 +4,8 @@ package e2e
 
 import (
 	"context"
+	"log/slog"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -131,7 +131,7 @@ func startEngine(t *testing.T, o engineOpts) *Engine {
 	if o.numbersYAML == "" {
 		o.numbersYAML = "numbers:\n  \"9999\": {app: dtmf_echo}\n"
 	}
-	base := 30000 + 2*rand.IntN(14000)
+	base := testenv.FreeUDPRange(t, 400, 10000, 32760)
 	yaml := fmt.Sprintf(`version: 1
 site: {name: Main Street Pharmacy, timezone: America/Chicago, languages: [en, es]}
 log: {level: debug}
@@ -174,9 +174,19 @@ redis: {url: %q, prefix: %q}
 		cfg.Trunks = map[string]*config.Trunk{"local": {AllowFrom: []config.Prefix{mustPrefix("127.0.0.1/32")}, Transport: "udp"}}
 	}
 	e := &Engine{digits: map[uuid.UUID][]rune{}, notify: make(chan struct{}, 1)}
-	log := logx.Discard()
+	// The engine's log is kept and shown when the test fails (or always with
+	// CARELINE_E2E_LOG=1).
+	logBuf := &syncBuffer{}
+	var log *slog.Logger
 	if os.Getenv("CARELINE_E2E_LOG") != "" {
 		log = logx.New(os.Stderr, logx.Options{})
+	} else {
+		log = logx.New(logBuf, logx.Options{})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("engine log:\n%s", logBuf.String())
+			}
+		})
 	}
 	ctx := context.Background()
 	app, err := engine.New(ctx, cfg, engine.Options{Logger: log, Now: o.now, OnDigit: e.onDigit, OnPrompt: o.onPrompt})
@@ -203,6 +213,24 @@ redis: {url: %q, prefix: %q}
 	t.Cleanup(pool.Close)
 	e.Pool = pool
 	return e
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func mustPrefix(s string) config.Prefix {

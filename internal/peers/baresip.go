@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/careline/careline/internal/testenv"
 )
 
 // BaresipConfig configures one headless baresip (see shared/peers.md §2).
@@ -72,6 +74,9 @@ func StartBaresip(ctx context.Context, t testing.TB, cfg BaresipConfig) *Baresip
 	b := &Baresip{Dir: dir, Log: NewLogBuffer(), exit: make(chan struct{}),
 		waiting: make(map[string]chan BaresipMessage), events: make(chan BaresipMessage, 256)}
 	b.SIPPort = FreePort(t, 2)
+	// RTP ports probed free, below the kernel's ephemeral range (32768+), so no port the
+	// kernel hands to another socket can collide with them.
+	rtpLo := testenv.FreeUDPRange(t, 40, 10000, 32760)
 	b.CtrlPort = FreePort(t, 1)
 	audio := cfg.AudioSource
 	if audio == "" {
@@ -88,6 +93,7 @@ audio_player     aubridge,nil
 audio_alert      aubridge,nil
 audio_source     aufile,%s
 rtp_timeout      0
+rtp_ports        %d-%d
 module_path      /usr/lib/baresip/modules
 module           g711.so
 module           aufile.so
@@ -97,7 +103,7 @@ module_tmp       account.so
 module_app       menu.so
 module_app       ctrl_tcp.so
 ctrl_tcp_listen  127.0.0.1:%d
-`, b.SIPPort, audio, b.CtrlPort)
+`, b.SIPPort, audio, rtpLo, rtpLo+39, b.CtrlPort)
 	if cfg.RecordDir != "" {
 		conf += "module           sndfile.so\nsnd_path         " + cfg.RecordDir + "\n"
 	}

@@ -6,6 +6,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	mrand "math/rand/v2"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -216,4 +217,33 @@ func Lookup(t testing.TB, prog, pkg string) string {
 		t.Fatalf("%s not found: `make test` installs the Debian package %s", prog, pkg)
 	}
 	return p
+}
+
+// FreeUDPRange finds n consecutive UDP ports on 127.0.0.1, all free when probed, within
+// [lo, hi). Keep ranges below the kernel's ephemeral ports (32768+) so that ports the
+// kernel hands out to other sockets never land in them.
+func FreeUDPRange(t testing.TB, n, lo, hi int) int {
+	t.Helper()
+	slots := (hi - lo) / n
+	for range 500 {
+		start := lo + n*mrand.IntN(slots)
+		var conns []*net.UDPConn
+		ok := true
+		for p := start; p < start+n; p++ {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+			if err != nil {
+				ok = false
+				break
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if ok {
+			return start
+		}
+	}
+	t.Fatalf("testenv: no %d free UDP ports in %d-%d", n, lo, hi)
+	return 0
 }
