@@ -4,8 +4,8 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
