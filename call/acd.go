@@ -65,6 +65,7 @@ type ACD struct {
 
 	mu      sync.Mutex
 	waiting map[uuid.UUID]*waiter
+	active  map[string]*activeCall // bridged calls by agent id (for monitoring)
 }
 
 type agentLeg struct {
@@ -86,7 +87,8 @@ func NewACD(o ACDOptions) *ACD {
 	if o.AnnounceEvery == 0 {
 		o.AnnounceEvery = 45 * time.Second
 	}
-	a := &ACD{o: o, h: o.Handler, log: o.Logger, waiting: map[uuid.UUID]*waiter{}, agents: map[string]string{}}
+	a := &ACD{o: o, h: o.Handler, log: o.Logger, waiting: map[uuid.UUID]*waiter{}, agents: map[string]string{},
+		active: map[string]*activeCall{}}
 	for id, ag := range o.Config.Agents {
 		if ag != nil {
 			a.agents[ag.SIP.User] = id
@@ -475,7 +477,34 @@ func (a *ACD) bridge(ctx context.Context, c *Call, leg *agentLeg, t *routing.Tic
 	br.Start()
 	c.LogEvent(store.Event{Type: "bridge.started", Detail: map[string]any{"agent": leg.agent.ID, "queue": queue,
 		"mode": br.String()}, Interaction: &store.InteractionPatch{AgentID: leg.agent.ID, Queue: queue}})
+	ac := &activeCall{patient: c, agent: leg, monitor: make(chan *monitorReq)}
+	a.mu.Lock()
+	a.active[leg.agent.ID] = ac
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		if a.active[leg.agent.ID] == ac {
+			delete(a.active, leg.agent.ID)
+		}
+		a.mu.Unlock()
+	}()
+	var mon *monitoring
+	stopMonitor := func(restartBridge bool) {
+		if mon == nil {
+			return
+		}
+		mon.stop()
+		c.LogEvent(store.Event{Type: "monitor.ended", Detail: map[string]any{"mode": string(mon.req.mode),
+			"supervisor": mon.req.supervisor, "agent": leg.agent.ID}})
+		mon = nil
+		if restartBridge {
+			br = media.NewBridge(c.sess, leg.c.sess, opts)
+			br.Start()
+		}
+	}
+	var monDone <-chan struct{}
 	ended := func() {
+		stopMonitor(false)
 		br.Stop()
 		hctx, cancel := context.WithTimeout(bg, 5*time.Second)
 		_ = t.Hangup(hctx)
@@ -503,6 +532,26 @@ func (a *ACD) bridge(ctx context.Context, c *Call, leg *agentLeg, t *routing.Tic
 				return bridgeAgentVanished, ""
 			}
 			return bridgeAgentHangup, ""
+		case req := <-ac.monitor:
+			if mon != nil || held != nil {
+				close(req.done) // already monitored, or on hold: refuse
+				continue
+			}
+			br.Stop()
+			m, err := startMonitoring(bg, c, leg, req, opts)
+			if err != nil {
+				a.log.Error("monitoring not started", "err", err)
+				close(req.done)
+				br = media.NewBridge(c.sess, leg.c.sess, opts)
+				br.Start()
+				continue
+			}
+			mon, monDone = m, m.supDone
+			c.LogEvent(store.Event{Type: "monitor.started", Detail: map[string]any{"mode": string(req.mode),
+				"supervisor": req.supervisor, "agent": leg.agent.ID, "mix": m.mix.String()}})
+		case <-monDone:
+			monDone = nil
+			stopMonitor(true)
 		case ev := <-leg.events:
 			switch e := ev.(type) {
 			case sip.MediaUpdateEvent:

@@ -626,3 +626,66 @@ func TestTwoNodesShareRedisNoDoubleOffer(t *testing.T) {
 		t.Fatalf("agent states across both nodes: %s", states)
 	}
 }
+
+// toneShare is the share of the recording's energy at hz (0..1), over 0.25 s windows.
+func toneShare(pcm []int16, hz float64) float64 {
+	var tone, total float64
+	for i := 0; i+2000 <= len(pcm); i += 2000 {
+		w := pcm[i : i+2000]
+		// GoertzelPower is the tone's squared amplitude (full scale = 1); a sine's
+		// energy per sample is half of that.
+		tone += dsp.GoertzelPower(w, hz, 8000) / 2 * float64(len(w))
+		for _, v := range w {
+			total += float64(v) * float64(v) / (32768 * 32768)
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return tone / total
+}
+
+// A supervisor whispers to an agent: the agent hears the supervisor's tone, the patient
+// does not.
+func TestSupervisorWhisper(t *testing.T) {
+	t.Parallel()
+	sup := "  sam:\n    name: Sam Supervisor\n    supervisor: true\n    sip: {user: \"1004\", password: \"env:T_AGENT_1004_PW\"}\n    skills: {coordinator: 1}\n    languages: [en]\n"
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"), sup)})
+	ctx := ctxT(t, 90*time.Second)
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000, record: true})
+	sam := startPhone(t, ctx, e, phoneOpts{user: "1004", password: testSecrets["T_AGENT_1004_PW"], tone: 1500})
+	e.agentAPI(t, "ana", "login")
+	patient := startPhone(t, ctx, e, phoneOpts{user: "5550701", tone: 440, record: true})
+	patient.dial(t, ctx, e, "7003")
+	if _, err := ana.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := e.interactionByCaller(t, "5550701")
+	sam.dial(t, ctx, e, "*521001")
+	if _, err := sam.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("supervisor: %v", err)
+	}
+	waitEvent(t, e, parseUUID(t, id), "monitor.started")
+	time.Sleep(2500 * time.Millisecond) // whisper
+	sam.Command(ctx, "hangup", "")
+	waitEvent(t, e, parseUUID(t, id), "monitor.ended")
+	time.Sleep(time.Second) // back to a plain bridge
+	patient.Command(ctx, "hangup", "")
+	time.Sleep(300 * time.Millisecond)
+	ana.Command(ctx, "sndcode", "1#")
+	ana.WaitEvent(ctx, "CALL_CLOSED")
+	patient.WaitEvent(ctx, "CALL_CLOSED")
+	agentHeard := readWAV(t, findDump(t, ana.rec, "dec"))
+	patientHeard := readWAV(t, findDump(t, patient.rec, "dec"))
+	a, p := toneShare(agentHeard, 1500), toneShare(patientHeard, 1500)
+	t.Logf("share of the supervisor's 1500 Hz: agent %.3f, patient %.5f", a, p)
+	if a < 0.05 || p > 0.005 {
+		t.Fatalf("whisper leaked or was not heard: agent %.3f, patient %.5f", a, p)
+	}
+	var mode string
+	e.Pool.QueryRow(ctx, "SELECT detail->>'mode' FROM interaction_events WHERE interaction_id=$1 AND type='monitor.started'", id).Scan(&mode)
+	if mode != "whisper" {
+		t.Fatalf("monitor mode %q", mode)
+	}
+}

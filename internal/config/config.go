@@ -144,10 +144,13 @@ type Number struct {
 
 // Agent is a staff member with a SIP softphone.
 type Agent struct {
-	Name      string         `yaml:"name"`
-	SIP       AgentSIP       `yaml:"sip"`
-	Skills    map[string]int `yaml:"skills"`
-	Languages []string       `yaml:"languages"`
+	Name string `yaml:"name"`
+	// Supervisor lets this person monitor agents' calls (listen, whisper, barge) by
+	// feature code from their softphone.
+	Supervisor bool           `yaml:"supervisor"`
+	SIP        AgentSIP       `yaml:"sip"`
+	Skills     map[string]int `yaml:"skills"`
+	Languages  []string       `yaml:"languages"`
 }
 
 // AgentSIP holds an agent's SIP credentials: HA1 (hex MD5 of user:realm:password, or

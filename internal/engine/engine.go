@@ -320,6 +320,9 @@ func (a *App) route(ctx context.Context, leg *sip.Leg) call.Route {
 		case call.CodeLogin, call.CodeReady, call.CodeAway, call.CodeLogout, call.CodeDisposition:
 			return call.Route{App: call.FeatureCode{ACD: a.ACD, Code: did}}
 		}
+		if _, _, ok := call.MonitorCode(did); ok {
+			return call.Route{App: call.Monitor{ACD: a.ACD, Code: did}}
+		}
 	}
 	if !ok {
 		return call.Route{RejectCode: 404, RejectReason: "Not Found"}
