@@ -156,8 +156,19 @@ func (a *App) buildTelephony() error {
 		hashKey = make([]byte, 32)
 		_, _ = rand.Read(hashKey)
 	}
-	a.IVR, err = ivr.FromConfig(cfg, ivr.WithEventLog(a.Log), ivr.WithMetrics(ivr.NewMetrics(a.reg)),
-		ivr.WithLogger(a.log.With("component", "ivr")), ivr.WithHasher(logx.NewHasher(hashKey)), ivr.WithClock(a.opts.Now))
+	if cfg.Recordings != nil {
+		a.Recs, err = recordings.NewFromConfig(cfg.Recordings, a.pool, a.Log, recordings.WithLogger(a.log.With("component", "recordings")),
+			recordings.WithMetrics(recordings.NewMetrics(a.reg)), recordings.WithClock(a.opts.Now))
+		if err != nil {
+			return fmt.Errorf("engine: recordings: %w", err)
+		}
+	}
+	ivrOpts := []ivr.Option{ivr.WithEventLog(a.Log), ivr.WithMetrics(ivr.NewMetrics(a.reg)),
+		ivr.WithLogger(a.log.With("component", "ivr")), ivr.WithHasher(logx.NewHasher(hashKey)), ivr.WithClock(a.opts.Now)}
+	if a.Recs != nil {
+		ivrOpts = append(ivrOpts, ivr.WithVoicemailStore(voicemailStore{a.Recs}))
+	}
+	a.IVR, err = ivr.FromConfig(cfg, ivrOpts...)
 	if err != nil {
 		return fmt.Errorf("engine: flows: %w", err)
 	}
@@ -202,12 +213,7 @@ func (a *App) buildContactCenter(rstore routing.Store, bindings sip.BindingStore
 	cfg := a.cfg
 	var err error
 	acdOpts := call.ACDOptions{Handler: a.Calls, Config: cfg, Logger: a.log.With("component", "acd")}
-	if cfg.Recordings != nil {
-		a.Recs, err = recordings.NewFromConfig(cfg.Recordings, a.pool, a.Log, recordings.WithLogger(a.log.With("component", "recordings")),
-			recordings.WithMetrics(recordings.NewMetrics(a.reg)), recordings.WithClock(a.opts.Now))
-		if err != nil {
-			return fmt.Errorf("engine: recordings: %w", err)
-		}
+	if a.Recs != nil {
 		acdOpts.Voicemail = voicemailStore{a.Recs}
 		acdOpts.Recordings = recStarter{s: a.Recs, cfg: cfg}
 	}
