@@ -316,7 +316,7 @@ func (a *ACD) wait(ctx context.Context, c *Call, t *routing.Ticket, w *waiter, q
 		case <-ctx.Done():
 			abandon()
 			return waitDone, nil, ""
-		case <-c.leg.Done():
+		case <-c.Gone():
 			abandon()
 			return waitDone, nil, ""
 		case <-offerC:
@@ -514,14 +514,14 @@ func (a *ACD) bridge(ctx context.Context, c *Call, leg *agentLeg, t *routing.Tic
 	var held *holdPlayer
 	for {
 		select {
-		case <-c.leg.Done():
+		case <-c.Gone():
 			if held != nil {
 				held.stop()
 			}
 			ended()
 			go a.wrapUp(bg, leg)
 			return bridgePatientHangup, ""
-		case <-leg.c.Done():
+		case <-leg.c.Gone():
 			if held != nil {
 				held.stop()
 			}
@@ -681,9 +681,9 @@ func (a *ACD) runCallback(ctx context.Context, req routing.CallbackRequest, leg 
 		Interaction: &store.InteractionPatch{AgentID: req.Agent.ID}})
 	var end string
 	select {
-	case <-patient.Done():
+	case <-patient.Gone():
 		end = EndCallerHangup
-	case <-leg.c.Done():
+	case <-leg.c.Gone():
 		end = EndLocalHangup
 	}
 	br.Stop()

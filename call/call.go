@@ -46,11 +46,28 @@ type Call struct {
 	onEvent  func(sip.Event) // hold/refer on legs owned by a bridge
 	role     string
 	pumpDone chan struct{}
+	gone     chan struct{} // closed when the call is over for careline (see Gone)
+	goneOnce sync.Once
 
 	mu        sync.Mutex
 	onHold    bool
 	endReason string // set when careline itself ends the call (media_timeout ...)
 	answered  time.Time
+}
+
+// Gone is closed as soon as careline considers the call over: the leg ended, or its
+// media timed out (a phone that vanished: the BYE that follows may take a transaction
+// timeout to complete, but nobody should wait for it).
+func (c *Call) Gone() <-chan struct{} { return c.gone }
+
+func (c *Call) markGone() { c.goneOnce.Do(func() { close(c.gone) }) }
+
+// watchGone closes Gone when the leg ends.
+func (c *Call) watchGone() {
+	go func() {
+		<-c.leg.Done()
+		c.markGone()
+	}()
 }
 
 // Leg exposes the signaling leg.

@@ -97,7 +97,8 @@ func (h *Handler) Dial(ctx context.Context, o DialOptions) (*Call, error) {
 	now := h.o.Now()
 	c := &Call{ID: o.Interaction, leg: leg, sess: sess, neg: neg, prompts: h.o.Prompts, events: h.o.Events,
 		log: log, lang: lang, defLang: h.o.DefaultLang, onPrompt: h.o.OnPrompt, answered: now, onEvent: o.OnEvent,
-		role: o.Role}
+		role: o.Role, gone: make(chan struct{})}
+	c.watchGone()
 	leg.OnOffer(func(offer []byte) ([]byte, error) {
 		ans, n, err := neg.Answer(offer)
 		if err != nil {
@@ -116,8 +117,9 @@ func (h *Handler) Dial(ctx context.Context, o DialOptions) (*Call, error) {
 		h.pump(leg.Context(), c, log)
 	}()
 	go func() {
-		<-leg.Done()
-		<-c.pumpDone
+		// Gone, not Done: after a media timeout the BYE to a vanished phone can take a
+		// transaction timeout, but the leg is over for everyone now.
+		<-c.Gone()
 		sess.Close()
 		h.o.Metrics.active.WithLabelValues("outbound").Dec()
 		reason := c.ownEndReason()

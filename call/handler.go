@@ -223,7 +223,8 @@ func (h *Handler) answer(ctx context.Context, leg *sip.Leg, iid uuid.UUID, did s
 		lang = h.o.DefaultLang
 	}
 	c := &Call{ID: iid, leg: leg, sess: sess, neg: neg, prompts: h.o.Prompts, events: h.o.Events,
-		log: log, did: did, lang: lang, defLang: h.o.DefaultLang, onPrompt: h.o.OnPrompt}
+		log: log, did: did, lang: lang, defLang: h.o.DefaultLang, onPrompt: h.o.OnPrompt, gone: make(chan struct{})}
+	c.watchGone()
 	leg.OnOffer(func(offer []byte) ([]byte, error) {
 		ans, n, err := neg.Answer(offer)
 		if err != nil {
@@ -294,6 +295,7 @@ func (h *Handler) pump(ctx context.Context, c *Call, log *slog.Logger) {
 			}
 		case <-c.sess.Timeout():
 			c.setEndReason(EndMediaTimeout)
+			c.markGone()
 			log.Warn("media timeout: ending call", "err", c.sess.TimeoutErr())
 			_ = c.leg.Hangup(ctx)
 			return

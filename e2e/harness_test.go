@@ -83,6 +83,7 @@ type engineOpts struct {
 	// agentsYAML, trunksYAML and numbersYAML replace the default sections when set.
 	agentsYAML, trunksYAML, numbersYAML string
 	dbURL, redisURL, redisPrefix        string
+	mediaTimeout                        time.Duration
 	now                                 func() time.Time
 	// example loads configs/careline.yaml (flows, schedules, queues, agents) and patches
 	// only what must differ in a test: ports, database, outbox, prompts path.
@@ -128,6 +129,9 @@ func startEngine(t *testing.T, o engineOpts) *Engine {
 	if o.trunksYAML == "" {
 		o.trunksYAML = "trunks:\n  local: {allow_from: [\"127.0.0.1\"]}\n"
 	}
+	if o.mediaTimeout == 0 {
+		o.mediaTimeout = 20 * time.Second
+	}
 	if o.numbersYAML == "" {
 		o.numbersYAML = "numbers:\n  \"9999\": {app: dtmf_echo}\n"
 	}
@@ -141,10 +145,10 @@ sip:
   listen: [{network: udp, addr: "127.0.0.1:0"}, {network: tcp, addr: "127.0.0.1:0"}]
   realm: careline
   drain_timeout: 3s
-media: {ip: 127.0.0.1, rtp_ports: "%d-%d", port_rest: 1s, timeout: 20s}
+media: {ip: 127.0.0.1, rtp_ports: "%d-%d", port_rest: 1s, timeout: %s}
 prompts: {dir: %q}
 redis: {url: %q, prefix: %q}
-%s%s%s%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, filepath.Join(repoRoot(), "prompts"), o.redisURL, o.redisPrefix,
+%s%s%s%s`, dbURL, filepath.Join(dir, "outbox"), base, base+399, o.mediaTimeout, filepath.Join(repoRoot(), "prompts"), o.redisURL, o.redisPrefix,
 		o.trunksYAML, o.numbersYAML, o.agentsYAML, o.extraYAML)
 	path := filepath.Join(dir, "careline.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

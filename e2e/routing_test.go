@@ -83,6 +83,8 @@ type phoneOpts struct {
 	auto           bool
 	tone           float64
 	record         bool
+	codecs         string // baresip audio_codecs (default PCMU)
+	noG711         bool   // no codec in common with careline
 }
 
 type phone struct {
@@ -97,15 +99,18 @@ func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *phon
 	if err := peers.WriteToneWAV(wav, 240, o.tone); err != nil {
 		t.Fatal(err)
 	}
-	acct := fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;audio_codecs=PCMU", o.user)
+	if o.codecs == "" {
+		o.codecs = "PCMU"
+	}
+	acct := fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;audio_codecs=%s", o.user, o.codecs)
 	if o.password != "" && e != nil {
-		acct = fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;audio_codecs=PCMU", o.user, e.SIP, o.password)
+		acct = fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;audio_codecs=%s", o.user, e.SIP, o.password, o.codecs)
 	}
 	if o.auto {
 		acct += ";answermode=auto"
 	}
 	p := &phone{}
-	cfg := peers.BaresipConfig{Account: acct, AudioSource: wav}
+	cfg := peers.BaresipConfig{Account: acct, AudioSource: wav, NoG711: o.noG711}
 	if o.record {
 		p.rec = filepath.Join(dir, "rec")
 		if err := os.MkdirAll(p.rec, 0o755); err != nil {
@@ -688,4 +693,77 @@ func TestSupervisorWhisper(t *testing.T) {
 	if mode != "whisper" {
 		t.Fatalf("monitor mode %q", mode)
 	}
+}
+
+// An agent's softphone that answers with no codec in common (488) is marked away
+// (no_codec) and the caller goes to the next agent.
+func TestAgentWithNoCommonCodec(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"),
+			agentYAML("ben", "1002", "{coordinator: 3}", "[en]"))})
+	ctx := ctxT(t, 60*time.Second)
+	// Ana's phone has no G.711: nothing in common with careline's offer.
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000, noG711: true})
+	ben := startPhone(t, ctx, e, phoneOpts{user: "1002", password: testSecrets["T_AGENT_1002_PW"], auto: true, tone: 1500})
+	e.agentAPI(t, "ana", "login")
+	time.Sleep(50 * time.Millisecond)
+	e.agentAPI(t, "ben", "login")
+	patient := startPhone(t, ctx, e, phoneOpts{user: "5550801", tone: 440})
+	patient.dial(t, ctx, e, "7003")
+	if _, err := ben.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("the caller did not reach the next agent: %v\n%s", err, ana.Log)
+	}
+	e.waitAgentStates(t, "ana", "ready(login),offered,away(no_codec)")
+	if _, agent := e.interactionByCaller(t, "5550801"); agent != "ben" {
+		t.Fatalf("connected to %q", agent)
+	}
+	patient.Command(ctx, "hangup", "")
+}
+
+// An agent whose phone vanishes mid-call (no BYE, no RTP): media timeout ends the
+// agent's leg, the patient hears an apology and is re-queued at the head, and the next
+// agent takes the call.
+func TestAgentVanishesCallerRequeued(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"), mediaTimeout: 3 * time.Second,
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"),
+			agentYAML("ben", "1002", "{coordinator: 3}", "[en]"))})
+	ctx := ctxT(t, 60*time.Second)
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	ben := startPhone(t, ctx, e, phoneOpts{user: "1002", password: testSecrets["T_AGENT_1002_PW"], auto: true, tone: 1500})
+	e.agentAPI(t, "ana", "login")
+	patient := startPhone(t, ctx, e, phoneOpts{user: "5550901", tone: 440})
+	patient.dial(t, ctx, e, "7003")
+	if _, err := ana.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	e.agentAPI(t, "ben", "login")
+	ana.Kill()
+	if _, err := ben.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("the caller was not re-queued to the next agent: %v", err)
+	}
+	id, agent := e.interactionByCaller(t, "5550901")
+	waitEvent(t, e, parseUUID(t, id), "queue.requeue")
+	var reason, legEnd string
+	e.Pool.QueryRow(ctx, "SELECT detail->>'reason' FROM interaction_events WHERE interaction_id=$1 AND type='queue.requeue'", id).Scan(&reason)
+	e.Pool.QueryRow(ctx, "SELECT detail->>'reason' FROM interaction_events WHERE interaction_id=$1 AND type='leg.ended' ORDER BY at LIMIT 1", id).Scan(&legEnd)
+	if reason != "agent_lost" || legEnd != "media_timeout" {
+		t.Fatalf("requeue reason %q, agent leg end %q", reason, legEnd)
+	}
+	_ = agent
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var a string
+		e.drain(t)
+		e.Pool.QueryRow(ctx, "SELECT agent_id FROM interactions WHERE id=$1", id).Scan(&a)
+		if a == "ben" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the call's agent is %q, want ben", a)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	patient.Command(ctx, "hangup", "")
 }

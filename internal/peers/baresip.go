@@ -33,6 +33,9 @@ type BaresipConfig struct {
 	AudioSource string
 	// RecordDir, when set, loads sndfile: each call's audio is dumped there.
 	RecordDir string
+	// NoG711 leaves out the G.711 codec module: the phone has no codec in common with
+	// careline and answers offers with 488.
+	NoG711 bool
 }
 
 // Baresip is a running baresip driven over ctrl_tcp (netstring JSON).
@@ -107,6 +110,9 @@ ctrl_tcp_listen  127.0.0.1:%d
 	if cfg.RecordDir != "" {
 		conf += "module           sndfile.so\nsnd_path         " + cfg.RecordDir + "\n"
 	}
+	if cfg.NoG711 {
+		conf = strings.Replace(conf, "module           g711.so\n", "", 1)
+	}
 	account := strings.ReplaceAll(cfg.Account, "%SIPPORT%", strconv.Itoa(b.SIPPort))
 	for name, content := range map[string]string{"config": conf, "accounts": account + "\n", "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
@@ -134,6 +140,12 @@ ctrl_tcp_listen  127.0.0.1:%d
 	b.conn = conn
 	go b.readLoop()
 	return b
+}
+
+// Kill ends baresip with SIGKILL: no BYE, no more RTP (a phone that vanishes).
+func (b *Baresip) Kill() {
+	_ = b.cmd.Process.Kill()
+	<-b.exit
 }
 
 // SIPAddr is baresip's SIP address ("127.0.0.1:port").
