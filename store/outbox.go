@@ -184,6 +184,13 @@ func repairTail(path string) (*TornTail, error) {
 	for off < size {
 		_, n, err := r.readAt(off, size)
 		if err != nil {
+			if zero, zerr := allZero(f, off, size); zerr == nil && zero {
+				// The preallocated tail of a segment that was being written: a clean end.
+				if err := f.Truncate(off); err != nil {
+					return nil, fmt.Errorf("store: truncate segment: %w", err)
+				}
+				return nil, f.Sync()
+			}
 			rest := size - off
 			aside := fmt.Sprintf("%s.torn-%d", path, off)
 			if err := copyTail(f, off, aside); err != nil {
@@ -202,6 +209,24 @@ func repairTail(path string) (*TornTail, error) {
 	return nil, nil
 }
 
+// allZero reports whether bytes [off, size) of f are all zero.
+func allZero(f *os.File, off, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n := min(int64(len(buf)), size-off)
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return false, err
+		}
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		off += n
+	}
+	return true, nil
+}
+
 func copyTail(f *os.File, off int64, dst string) error {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -216,21 +241,34 @@ func copyTail(f *os.File, off int64, dst string) error {
 
 func (ob *outbox) openSegment(id uint64) error {
 	path := filepath.Join(ob.dir, segName(id))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: open segment: %w", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
+	// Preallocate (sparse): appends then write inside the file's size and never make the
+	// writer wait on a metadata commit for a growing file. The unused zero tail is cut off
+	// when the segment is sealed, and recognised as a clean end after a crash.
+	if err := f.Truncate(ob.segSize); err != nil {
 		f.Close()
-		return fmt.Errorf("store: stat segment: %w", err)
+		return fmt.Errorf("store: preallocate segment: %w", err)
 	}
 	if err := syncDir(ob.dir); err != nil {
 		f.Close()
 		return err
 	}
-	ob.cur, ob.curSeg, ob.curOff = f, id, st.Size()
-	ob.end.Store(&position{Seg: id, Off: st.Size()})
+	ob.cur, ob.curSeg, ob.curOff = f, id, 0
+	ob.end.Store(&position{Seg: id, Off: 0})
+	return nil
+}
+
+// seal cuts the preallocated tail off the current segment and makes it durable.
+func (ob *outbox) sealLocked() error {
+	if err := ob.cur.Truncate(ob.curOff); err != nil {
+		return fmt.Errorf("store: seal segment: %w", err)
+	}
+	if err := ob.cur.Sync(); err != nil {
+		return fmt.Errorf("store: sync segment: %w", err)
+	}
 	return nil
 }
 
@@ -279,12 +317,9 @@ func (ob *outbox) append(payload []byte) error {
 			return err
 		}
 	}
-	n, err := ob.cur.Write(rec)
+	n, err := ob.cur.WriteAt(rec, ob.curOff)
 	if err != nil {
-		// A partial write leaves a torn record; cut it off so the segment stays valid.
-		if n > 0 {
-			_ = ob.cur.Truncate(ob.curOff)
-		}
+		// A partial write is overwritten by the next record (curOff did not move).
 		ob.mu.Unlock()
 		return fmt.Errorf("store: append: %w", err)
 	}
@@ -307,8 +342,8 @@ func (ob *outbox) append(payload []byte) error {
 }
 
 func (ob *outbox) rotateLocked() error {
-	if err := ob.cur.Sync(); err != nil {
-		return fmt.Errorf("store: sync segment: %w", err)
+	if err := ob.sealLocked(); err != nil {
+		return err
 	}
 	if err := ob.cur.Close(); err != nil {
 		return fmt.Errorf("store: close segment: %w", err)
@@ -397,8 +432,8 @@ func (ob *outbox) close() error {
 	<-ob.stopped
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
-	if err := ob.cur.Sync(); err != nil {
-		return fmt.Errorf("store: final sync: %w", err)
+	if err := ob.sealLocked(); err != nil {
+		return err
 	}
 	return ob.cur.Close()
 }
