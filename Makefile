@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test build vet unit fuzz services services-down bench clean
+.PHONY: run test build vet unit fuzz promtool services services-down bench clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/careline ./cmd/careline
@@ -35,10 +35,15 @@ unit:
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
+# Prometheus rules and their unit tests (promtool check/test rules).
+promtool:
+	@scripts/promtool.sh
+
 test:
 	@scripts/services.sh deps test
 	@scripts/services.sh up
 	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory promtool
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz
 

@@ -341,5 +341,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.active, m.answered, m.ended, m.panics)
 	}
+	// The series of bounded label values exist from the start (zero).
+	for _, dir := range []string{"inbound", "outbound"} {
+		m.active.WithLabelValues(dir)
+		m.answered.WithLabelValues(dir)
+		for _, r := range endReasons {
+			m.ended.WithLabelValues(dir, r)
+		}
+	}
 	return m
 }
+
+// endReasons are the values of careline_calls_total's outcome label.
+var endReasons = []string{EndCallerHangup, EndLocalHangup, EndCallerCancel, EndUnknownNumber, EndNoCodec, EndBadSDP,
+	EndNoPorts, EndMediaTimeout, EndAckTimeout, EndSessionTimer, EndShutdown, EndError, "rejected", "no_answer"}

@@ -128,6 +128,9 @@ func New(flows map[string]*config.Flow, opts ...Option) (*Interpreter, error) {
 			cf.nodes[nn] = cn
 		}
 		in.flows[name] = cf
+		for nn := range cf.nodes {
+			in.metrics.initNode(name, nn)
+		}
 	}
 	return in, nil
 }

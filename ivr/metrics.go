@@ -26,6 +26,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// initNode makes a node's series exist from the start (zero): its hang-up exit (the
+// caller can leave at any node) and its flow's outcomes.
+func (m *Metrics) initNode(flow, node string) {
+	if m == nil {
+		return
+	}
+	m.nodeExits.WithLabelValues(flow, node, "hangup")
+	for _, k := range outcomeNames {
+		m.outcomes.WithLabelValues(flow, k)
+	}
+}
+
 func (m *Metrics) nodeExit(flow, node, exit string) {
 	if m != nil {
 		m.nodeExits.WithLabelValues(flow, node, exit).Inc()

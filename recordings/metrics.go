@@ -42,7 +42,30 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.active, m.bytes, m.access, m.deleted, m.started, m.framesDropped, m.resyncs, m.writeErrors, m.integrityFails)
 	}
+	// The series of bounded label values exist from the start (zero).
+	for _, r := range []Role{RoleSupervisor, RoleAuditor, RoleAdmin, RoleAgent, RoleSystem, "none"} {
+		for _, o := range []string{OutcomeGranted, OutcomeDenied} {
+			m.access.WithLabelValues(string(r), o)
+		}
+	}
+	for _, r := range []string{ReasonRetention, ReasonManual} {
+		m.deleted.WithLabelValues(r)
+	}
+	for _, k := range []Kind{KindCall, KindVoicemail} {
+		m.started.WithLabelValues(string(k))
+	}
+	for _, r := range []string{"late", "disk_stall"} {
+		m.framesDropped.WithLabelValues(r)
+	}
 	return m
+}
+
+// deletedReason bounds the reason label: DeleteOptions.Reason is the caller's string.
+func deletedReason(r string) string {
+	if r == ReasonRetention || r == ReasonManual {
+		return r
+	}
+	return "other"
 }
 
 func (m *Metrics) accessed(role Role, outcome string) {

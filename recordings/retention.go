@@ -170,7 +170,7 @@ func (s *Store) delete(ctx context.Context, id uuid.UUID, opts DeleteOptions) er
 		}
 		return fmt.Errorf("recordings: delete %s: %w", id, err)
 	}
-	s.m.deleted.WithLabelValues(opts.Reason).Inc()
+	s.m.deleted.WithLabelValues(deletedReason(opts.Reason)).Inc()
 	s.event(interaction, EventDeleted, s.now(), map[string]any{"recording_id": id.String(), "reason": opts.Reason, "by": opts.Actor})
 	s.log.Info("recording deleted", "recording", id, "reason", opts.Reason)
 	return nil

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/careline/careline/internal/config"
@@ -22,7 +23,17 @@ type Metrics struct {
 	agents    *prometheus.GaugeVec     // state
 	rona      *prometheus.CounterVec   // queue
 	offers    *prometheus.CounterVec   // queue, result
+	short     *prometheus.CounterVec   // queue
+	inSL      *prometheus.CounterVec   // queue
+	slSeconds *prometheus.GaugeVec     // queue
+	states    *stateClock              // state
 }
+
+// ShortAbandon is the wait under which an abandon counts as short (a caller who
+// dialled by mistake or changed their mind): such abandons are counted apart in
+// careline_queue_short_abandoned_total and left out of service level and abandonment
+// rate. It is a wait histogram bucket boundary.
+const ShortAbandon = 5 * time.Second
 
 // Wait outcomes (label values of careline_queue_wait_seconds).
 const (
@@ -78,22 +89,110 @@ func NewMetrics(reg prometheus.Registerer, serviceLevels ...time.Duration) *Metr
 			Help: "Offers not answered within the ring timeout (agent set away: rona)."}, []string{"queue"}),
 		offers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "careline_queue_offers_total",
 			Help: "Offers of a caller to an agent, by result (answered, no_answer, rejected, failed, cancelled)."}, []string{"queue", "result"}),
+		short: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "careline_queue_short_abandoned_total",
+			Help: "Callers who hung up after waiting less than 5 s (also counted in careline_queue_abandoned_total)."}, []string{"queue"}),
+		inSL: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "careline_queue_answered_within_service_level_total",
+			Help: "Callers answered within their queue's service-level threshold."}, []string{"queue"}),
+		slSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "careline_queue_service_level_threshold_seconds",
+			Help: "The queue's configured service-level threshold (answered within it = within service level)."}, []string{"queue"}),
+		states: newStateClock(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.waiting, m.oldest, m.wait, m.abandoned, m.agents, m.rona, m.offers)
+		reg.MustRegister(m.waiting, m.oldest, m.wait, m.abandoned, m.agents, m.rona, m.offers, m.short, m.inSL, m.slSeconds, m.states)
 	}
 	return m
 }
 
-// initQueues makes every queue's series exist from the start (zero).
-func (m *Metrics) initQueues(names []string) {
-	for _, q := range names {
-		m.waiting.WithLabelValues(q)
-		m.oldest.WithLabelValues(q)
-		m.abandoned.WithLabelValues(q)
-		m.rona.WithLabelValues(q)
+// Label values pre-created for every queue, so dashboards and alerts see zeros.
+var (
+	waitOutcomes = []string{OutcomeAnswered, OutcomeAbandoned, OutcomeOverflowed, OutcomeCallback}
+	offerResults = []string{string(Answered), string(NoAnswer), string(Rejected), string(Failed), resultCancelled}
+)
+
+// initQueue makes a queue's series exist from the start (zero) and publishes its
+// service-level threshold.
+func (m *Metrics) initQueue(q string, serviceLevel time.Duration) {
+	m.waiting.WithLabelValues(q)
+	m.oldest.WithLabelValues(q)
+	m.abandoned.WithLabelValues(q)
+	m.rona.WithLabelValues(q)
+	m.short.WithLabelValues(q)
+	m.inSL.WithLabelValues(q)
+	m.slSeconds.WithLabelValues(q).Set(serviceLevel.Seconds())
+	for _, o := range waitOutcomes {
+		m.wait.WithLabelValues(q, o)
+	}
+	for _, r := range offerResults {
+		m.offers.WithLabelValues(q, r)
 	}
 	for _, s := range States {
 		m.agents.WithLabelValues(string(s))
+	}
+}
+
+// stateClock is careline_agent_state_seconds_total{state}: agent-seconds spent in each
+// routing state (occupancy = offered+on_call+wrap_up over ready+offered+on_call+wrap_up).
+// The Router reports how many agents are in each state at every routing pass; time
+// between passes is credited to the counts last reported, and a scrape credits the
+// time since the last pass, so the counters advance smoothly and never go back. Like
+// careline_agents it counts the shared agent records: every node reports the same
+// cluster-wide figure (ratios are unaffected by summing over nodes).
+type stateClock struct {
+	desc   *prometheus.Desc
+	mu     sync.Mutex
+	now    func() time.Time
+	last   time.Time
+	counts map[State]int
+	acc    map[State]float64
+}
+
+func newStateClock() *stateClock {
+	return &stateClock{
+		desc: prometheus.NewDesc("careline_agent_state_seconds_total",
+			"Agent-seconds spent in each routing state (cluster-wide, like careline_agents).", []string{"state"}, nil),
+		counts: map[State]int{}, acc: map[State]float64{},
+	}
+}
+
+// advanceLocked credits the time since the last report to the last counts.
+func (c *stateClock) advanceLocked(now time.Time) {
+	if c.last.IsZero() || !now.After(c.last) {
+		if c.last.IsZero() {
+			c.last = now
+		}
+		return
+	}
+	d := now.Sub(c.last).Seconds()
+	for s, n := range c.counts {
+		c.acc[s] += d * float64(n)
+	}
+	c.last = now
+}
+
+// set records the agents in each state as of now.
+func (c *stateClock) set(now time.Time, clock func() time.Time, counts map[State]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = clock
+	c.advanceLocked(now)
+	c.counts = counts
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateClock) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *stateClock) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if c.now != nil {
+		c.advanceLocked(c.now())
+	}
+	vals := make([]float64, len(States))
+	for i, s := range States {
+		vals[i] = c.acc[s]
+	}
+	c.mu.Unlock()
+	for i, s := range States {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, vals[i], string(s))
 	}
 }

@@ -178,7 +178,9 @@ func New(cfg *config.Config, conn Connector, presence Presence, opts ...Option) 
 	for _, q := range sp.queueNames {
 		r.est[q] = &estimator{cfg: sp.estimate}
 	}
-	r.m.initQueues(sp.queueNames)
+	for _, q := range sp.queueNames {
+		r.m.initQueue(q, sp.queues[q].serviceLevel)
+	}
 	return r, nil
 }
 
@@ -386,6 +388,9 @@ func (r *Router) abandon(rc context.Context, id uuid.UUID) error {
 			w.offer = nil
 		}
 		r.m.abandoned.WithLabelValues(w.q.name).Inc()
+		if now.Sub(w.entry.EnqueuedAt) < ShortAbandon {
+			r.m.short.WithLabelValues(w.q.name).Inc()
+		}
 		r.leave(rc, w, OutcomeAbandoned, now, true, nil)
 		w.ticket.close()
 		return nil
@@ -440,6 +445,9 @@ func (r *Router) leave(rc context.Context, w *waiter, outcome string, now time.T
 	wait := now.Sub(w.entry.EnqueuedAt)
 	if observe {
 		r.m.wait.WithLabelValues(w.q.name, outcome).Observe(wait.Seconds())
+		if outcome == OutcomeAnswered && wait <= w.q.serviceLevel {
+			r.m.inSL.WithLabelValues(w.q.name).Inc()
+		}
 	}
 	d := map[string]any{"queue": w.q.name, "outcome": outcome, "wait_ms": wait.Milliseconds()}
 	for k, v := range detail {
@@ -1080,6 +1088,7 @@ func (r *Router) gauges(now time.Time) {
 	for _, s := range States {
 		r.m.agents.WithLabelValues(string(s)).Set(float64(states[s]))
 	}
+	r.m.states.set(now, r.clock.Now, states)
 }
 
 // schedule sets the timer for the next instant something is due.

@@ -75,7 +75,36 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.preparse = register(reg, m.preparse)
 	m.logDropped = register(reg, m.logDropped)
 	m.panics = register(reg, m.panics)
+	m.init()
 	return m
+}
+
+// init makes the series of the bounded label values exist from the start (zero), so
+// dashboards and alerts see zeros rather than nothing.
+func (m *Metrics) init() {
+	classes := []string{"none", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx"}
+	for method := range knownMethods {
+		for _, c := range classes {
+			m.requests.WithLabelValues(method, c)
+		}
+	}
+	m.requests.WithLabelValues("other", "4xx")
+	for _, k := range []string{"missing", "stale", "invalid", "forbidden"} {
+		m.authFailures.WithLabelValues(k)
+	}
+	for _, d := range []Direction{Inbound, Outbound} {
+		m.legsActive.WithLabelValues(d.String())
+		for c := EndUnknown; c <= EndError; c++ {
+			m.legsEnded.WithLabelValues(d.String(), c.String())
+		}
+	}
+	m.dials.WithLabelValues("answered")
+	for k := KindBusy; k <= KindCancelled; k++ {
+		m.dials.WithLabelValues(k.String())
+	}
+	for _, v := range []string{"pass", "ratelimited"} {
+		m.preparse.WithLabelValues(v)
+	}
 }
 
 func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
