@@ -198,7 +198,7 @@ const (
 	colOffered   = "#4e79a7"
 	colAnswered  = "#59a14f"
 	colAbandoned = "#e15759"
-	colSL        = "#4e79a7"
+	colSL        = "#76b7b2"
 	colOcc       = "#f28e2b"
 )
 
@@ -239,7 +239,7 @@ func queueLabel(q QueueStats) string {
 // callsChart draws offered, answered and abandoned calls per queue as grouped bars.
 func callsChart(r *Report) chart {
 	qs := queueTotals(r)
-	c := chart{W: 580, H: 300, Title: "Calls per queue",
+	c := chart{W: 560, H: 300, Title: "Calls per queue",
 		Legend: []svgLegend{{colOffered, "Offered"}, {colAnswered, "Answered"}, {colAbandoned, "Abandoned"}}}
 	left, right, top, bottom := 44.0, 10.0, 16.0, 44.0
 	pw, ph := float64(c.W)-left-right, float64(c.H)-top-bottom
@@ -319,7 +319,7 @@ func slChart(r *Report) chart {
 		items = append(items, hbar{label: queueLabel(q), key: "queue/" + q.Queue + "/all/service_level",
 			value: ratio(int64(q.AnsweredInSL), int64(q.SLCalls())), note: " (≤ " + fmtDur(q.ServiceLevel) + " s)"})
 	}
-	return hbars("Service level per queue", 580, items, colSL)
+	return hbars("Service level per queue", 560, items, colSL)
 }
 
 func occupancyChart(r *Report) chart {
@@ -336,7 +336,7 @@ func occupancyChart(r *Report) chart {
 			value: ratio(millis(a.Talk+a.WrapUp), millis(a.Staffed())),
 			note:  " of " + show(kSeconds, fmtDur(a.Staffed())) + " staffed"})
 	}
-	return hbars("Agent occupancy", 1180, items, colOcc)
+	return hbars("Agent occupancy", 1160, items, colOcc)
 }
 
 // clip shortens s to n runes with an ellipsis.

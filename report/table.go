@@ -102,7 +102,7 @@ func (r *Report) sections() []section {
 		r.GeneratedAt.Truncate(time.Second).Format(time.RFC3339), strconv.FormatBool(r.Complete())})
 
 	queue := section{name: "queue", title: "Queues", cols: []column{
-		t("queue", "Queue", true, true), t("queue_name", "Name", false, true), t("language", "Language", true, true),
+		t("queue", "Queue", true, true), t("queue_name", "Name", false, false), t("language", "Language", true, true),
 		n("offered", "Offered"), n("answered", "Answered"), n("abandoned", "Abandoned"),
 		n("short_abandoned", "Short aband."), n("overflowed", "Overflowed"), n("callbacks", "Callbacks"),
 		n("unresolved", "Unresolved"), sec("sl_threshold_s", "SL threshold"),
