@@ -45,6 +45,7 @@ func commands() []command {
 		{"migrate", "migrate --config FILE          apply database migrations", cmdMigrate},
 		{"config", "config validate FILE           check a configuration file", cmdConfig},
 		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
+		{"report", "report daily [--date D] [...]  daily report, CSV or HTML: queues, agents, IVR, campaigns", cmdReport},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
