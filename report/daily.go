@@ -353,19 +353,19 @@ func (b *builder) agents() error {
 		}
 	}
 	slices.Sort(extra)
-	total2 := AgentStats{Agent: All}
+	sum := AgentStats{Agent: All}
 	for _, id := range append(order, extra...) {
 		s := *get(id)
 		b.r.Agents = append(b.r.Agents, s)
-		total2.Calls += s.Calls
-		total2.RONA += s.RONA
-		total2.Talk += s.Talk
-		total2.WrapUp += s.WrapUp
-		total2.Ready += s.Ready
-		total2.Ringing += s.Ringing
-		total2.Away += s.Away
+		sum.Calls += s.Calls
+		sum.RONA += s.RONA
+		sum.Talk += s.Talk
+		sum.WrapUp += s.WrapUp
+		sum.Ready += s.Ready
+		sum.Ringing += s.Ringing
+		sum.Away += s.Away
 	}
-	b.r.Agents = append(b.r.Agents, total2)
+	b.r.Agents = append(b.r.Agents, sum)
 	return nil
 }
 

@@ -38,18 +38,19 @@ func (d Date) AddDays(n int) Date {
 // Bounds returns the day in loc as a half-open interval [start, end): from the first
 // instant of the local day to the first instant of the next one. The interval is 23 or
 // 25 hours long on daylight-saving days; where local midnight does not exist (a zone
-// that springs forward at 00:00) the day starts at the first local time that does.
+// that springs forward at 00:00) the day starts at the first local time that does, and
+// a day a zone skipped entirely is empty (start == end).
 func (d Date) Bounds(loc *time.Location) (start, end time.Time) {
 	return dayStart(d, loc), dayStart(d.AddDays(1), loc)
 }
 
 func dayStart(d Date, loc *time.Location) time.Time {
 	// time.Date resolves a local time that falls in a gap to an instant on either side
-	// of it, so search for the first instant whose local date is d. Midnight is always
-	// within a few hours of the naive answer (time zone gaps are at most two hours).
+	// of it, so search for the first instant whose local date is not before d. Gaps are
+	// at most a day long (Pacific/Apia skipped 2011-12-30, whose interval is empty).
 	c := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc).Unix()
 	before := func(u int64) bool { return DateOf(time.Unix(u, 0).In(loc)).Before(d) }
-	lo, hi := c-3*3600, c+3*3600 // before(lo) && !before(hi)
+	lo, hi := c-48*3600, c+48*3600 // before(lo) && !before(hi)
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		if before(mid) {

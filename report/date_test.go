@@ -26,6 +26,8 @@ func TestDateBounds(t *testing.T) {
 		{"America/Havana", "2026-03-08", "2026-03-08T01:00:00-04:00", "2026-03-09T00:00:00-04:00", 23},
 		{"Asia/Kolkata", "2026-03-08", "2026-03-08T00:00:00+05:30", "2026-03-09T00:00:00+05:30", 24},
 		{"UTC", "2028-02-29", "2028-02-29T00:00:00Z", "2028-03-01T00:00:00Z", 24},
+		// Samoa skipped this day when it crossed the date line: an empty day.
+		{"Pacific/Apia", "2011-12-30", "2011-12-31T00:00:00+14:00", "2011-12-31T00:00:00+14:00", 0},
 	} {
 		loc, err := time.LoadLocation(c.zone)
 		if err != nil {
@@ -40,8 +42,29 @@ func TestDateBounds(t *testing.T) {
 			t.Errorf("%s %s: [%s, %s) %v h, want [%s, %s) %v h", c.zone, c.date, s.Format(time.RFC3339),
 				e.Format(time.RFC3339), e.Sub(s).Hours(), c.start, c.end, c.hours)
 		}
-		if DateOf(s) != d || DateOf(e.Add(-time.Nanosecond)) != d || DateOf(s.Add(-time.Nanosecond)) == d {
+		if c.hours > 0 && (DateOf(s) != d || DateOf(e.Add(-time.Nanosecond)) != d || DateOf(s.Add(-time.Nanosecond)) == d) {
 			t.Errorf("%s %s: bounds are not the first and last instants of the day", c.zone, c.date)
+		}
+	}
+	// Every day of a few years in zones with unusual transitions: consecutive days tile
+	// time exactly, and each starts at its first instant.
+	for _, zone := range []string{"America/Chicago", "America/Santiago", "America/Havana", "Australia/Lord_Howe",
+		"Europe/London", "Pacific/Apia", "America/Sao_Paulo", "Asia/Tehran", "Antarctica/Troll", "Pacific/Kiritimati"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Date{2010, time.January, 1}
+		_, prevEnd := d.AddDays(-1).Bounds(loc)
+		for ; d.Year < 2028; d = d.AddDays(1) {
+			s, e := d.Bounds(loc)
+			if !s.Equal(prevEnd) || e.Before(s) || e.Sub(s) > 26*time.Hour {
+				t.Fatalf("%s %s: [%s, %s) after a day ending %s", zone, d, s, e, prevEnd)
+			}
+			if e.After(s) && (DateOf(s) != d || DateOf(s.Add(-time.Second)) == d || DateOf(e.Add(-time.Second)) != d) {
+				t.Fatalf("%s %s: [%s, %s) is not the local day", zone, d, s, e)
+			}
+			prevEnd = e
 		}
 	}
 	for _, bad := range []string{"", "2026-3-8", "2026-02-30", "08/03/2026", "2026-03-08T00:00:00Z"} {
@@ -82,7 +105,8 @@ func TestDailyDayBoundariesDST(t *testing.T) {
 	o1 := store.NewID()
 	s.exec(`INSERT INTO interactions (id, queue, language) VALUES ($1, 'coordinator', 'en')`, o1)
 	s.enterQueue(o1, "coordinator", "en", z("2026-03-08T15:00:00Z"))
-	s.leave(o1, "coordinator", "abandoned", z("2026-03-08T15:00:20Z"), nil)
+	// ... and its queue.leave has no wait_ms: the wait is leave - enter (20 s).
+	s.event(o1, "queue.leave", z("2026-03-08T15:00:20Z"), map[string]any{"queue": "coordinator", "outcome": "abandoned"})
 	o3 := store.NewID() // the same, first event at Mar 7 23:59 CST
 	s.exec(`INSERT INTO interactions (id, queue, language) VALUES ($1, 'coordinator', 'en')`, o3)
 	s.enterQueue(o3, "coordinator", "en", z("2026-03-08T05:59:00Z"))
@@ -119,7 +143,8 @@ func TestDailyDayBoundariesDST(t *testing.T) {
 			"meta/day_start": "2026-03-08T00:00:00-06:00", "meta/day_end": "2026-03-09T00:00:00-05:00",
 			"meta/day_hours": "23", "meta/complete": "true",
 			"queue/all/all/offered": "5", "queue/coordinator/en/offered": "3", "queue/coordinator/es/offered": "2",
-			"ivr/all/ivr_calls": "5", "ivr/unknown/ivr_calls": "1", "ivr/unknown/caller_hangup": "1",
+			"queue/coordinator/en/avg_abandon_s": "33.333", // 20, 60 and 20 s
+			"ivr/all/ivr_calls":                  "5", "ivr/unknown/ivr_calls": "1", "ivr/unknown/caller_hangup": "1",
 			"agent/a1/staffed_s": "10800", "agent/a2/staffed_s": "3600", "agent/a3/staffed_s": "77400",
 			"agent/all/logged_in_s": "91800",
 		}},
