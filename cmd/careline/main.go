@@ -46,6 +46,7 @@ func commands() []command {
 		{"config", "config validate FILE           check a configuration file", cmdConfig},
 		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
 		{"recordings", "recordings export ID --out FILE   decrypt one recording to a WAV file (audited)", cmdRecordings},
+		{"report", "report daily [--date D] [...]  daily report, CSV or HTML: queues, agents, IVR, campaigns", cmdReport},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
