@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/careline/careline/ivr"
+	"github.com/careline/careline/store"
 )
 
 // OutcomeHandler acts on what a flow decided when the call is still live (queue to
@@ -25,6 +26,9 @@ func (f FlowApp) Name() string { return "flow:" + f.Flow }
 // Run implements App.
 func (f FlowApp) Run(ctx context.Context, c *Call) error {
 	o, err := f.Interp.Run(ctx, f.Flow, c, ivr.CallInfo{InteractionID: c.ID, Caller: c.leg.Remote().User})
+	// How the flow ended, for reports (self-service completion, queue, voicemail, ...).
+	c.LogEvent(store.Event{Type: "ivr.outcome", Detail: map[string]any{"flow": f.Flow, "node": o.Node,
+		"outcome": o.Kind.String(), "caller_hangup": o.CallerHangup, "reason": o.Reason}})
 	if o.CallerHangup {
 		return nil
 	}
