@@ -70,6 +70,21 @@ func (c *Call) watchGone() {
 	}()
 }
 
+// answerOffers lets the leg answer re-INVITE/UPDATE offers (hold, resume, a new address)
+// through the call's negotiator and applies the result to its media session.
+func (c *Call) answerOffers() {
+	c.leg.OnOffer(func(offer []byte) ([]byte, error) {
+		ans, n, err := c.neg.Answer(offer)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.sess.Update(n); err != nil {
+			return nil, err
+		}
+		return ans, nil
+	})
+}
+
 // Leg exposes the signaling leg.
 func (c *Call) Leg() *sip.Leg { return c.leg }
 

@@ -99,16 +99,7 @@ func (h *Handler) Dial(ctx context.Context, o DialOptions) (*Call, error) {
 		log: log, lang: lang, defLang: h.o.DefaultLang, onPrompt: h.o.OnPrompt, answered: now, onEvent: o.OnEvent,
 		role: o.Role, gone: make(chan struct{})}
 	c.watchGone()
-	leg.OnOffer(func(offer []byte) ([]byte, error) {
-		ans, n, err := neg.Answer(offer)
-		if err != nil {
-			return nil, err
-		}
-		if err := sess.Update(n); err != nil {
-			return nil, err
-		}
-		return ans, nil
-	})
+	c.answerOffers()
 	c.append(store.Event{Type: "leg.answered", At: now, Detail: map[string]any{"role": o.Role, "codec": n.Codec.Name()}})
 	h.o.Metrics.active.WithLabelValues("outbound").Inc()
 	c.pumpDone = make(chan struct{})

@@ -225,16 +225,7 @@ func (h *Handler) answer(ctx context.Context, leg *sip.Leg, iid uuid.UUID, did s
 	c := &Call{ID: iid, leg: leg, sess: sess, neg: neg, prompts: h.o.Prompts, events: h.o.Events,
 		log: log, did: did, lang: lang, defLang: h.o.DefaultLang, onPrompt: h.o.OnPrompt, gone: make(chan struct{})}
 	c.watchGone()
-	leg.OnOffer(func(offer []byte) ([]byte, error) {
-		ans, n, err := neg.Answer(offer)
-		if err != nil {
-			return nil, err
-		}
-		if err := sess.Update(n); err != nil {
-			return nil, err
-		}
-		return ans, nil
-	})
+	c.answerOffers()
 	if err := sess.Start(n); err != nil {
 		sess.Close()
 		_ = leg.Reject(500, "Server Error")

@@ -152,7 +152,7 @@ func (c *checker) checkFlow(name string, f *config.Flow) {
 func refFix(target string, nodes []string) string {
 	best, bestD := "", 3
 	for _, n := range nodes {
-		if d := editDistance(target, n); d < bestD {
+		if d := config.EditDistance(target, n); d < bestD {
 			best, bestD = n, d
 		}
 	}
@@ -631,33 +631,10 @@ func closestPrompt(m *prompts.Manifest, id string) string {
 	best, bestD := "", 4
 	for _, l := range m.Langs() {
 		for _, cand := range m.IDs(l) {
-			if d := editDistance(id, cand); d < bestD {
+			if d := config.EditDistance(id, cand); d < bestD {
 				best, bestD = cand, d
 			}
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

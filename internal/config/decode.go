@@ -367,7 +367,7 @@ func (d *decoder) decodeStruct(path string, n ast.Node, v reflect.Value) {
 func suggest(key string, fields map[string]fieldInfo) string {
 	best, bestD := "", 3
 	for k := range fields {
-		if dd := editDistance(key, k); dd < bestD {
+		if dd := EditDistance(key, k); dd < bestD {
 			best, bestD = k, dd
 		}
 	}
@@ -426,8 +426,10 @@ func (d *decoder) decodeMap(path string, n ast.Node, v reflect.Value, mode strin
 	}
 }
 
-func editDistance(a, b string) int {
-	if len(a) > 40 || len(b) > 40 {
+// EditDistance is the Levenshtein distance between short identifiers (99 for strings
+// longer than 64 bytes), for "did you mean ...?" suggestions in validators.
+func EditDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
 	prev := make([]int, len(b)+1)
