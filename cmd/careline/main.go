@@ -42,6 +42,7 @@ func commands() []command {
 		{"migrate", "migrate --config FILE          apply database migrations", cmdMigrate},
 		{"config", "config validate FILE           check a configuration file", cmdConfig},
 		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
+		{"phone", "phone [flags]                  test softphone: register, call, answer, play, record, DTMF", cmdPhone},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
