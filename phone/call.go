@@ -237,6 +237,15 @@ func (c *Call) isAnswered() bool {
 	}
 }
 
+// confirmed reports whether the dialog is confirmed: answered (outbound), or our 200
+// acknowledged (inbound, possibly just before Answer returns).
+func (c *Call) confirmed() bool {
+	if c.isAnswered() {
+		return true
+	}
+	return c.dir == Inbound && c.ss.LoadState() == sipmsg.DialogStateConfirmed
+}
+
 func (c *Call) markAnswered() {
 	c.answerOnce.Do(func() {
 		close(c.answered)
@@ -594,7 +603,7 @@ func (c *Call) rejectLocked(code int, reason string, cause EndCause) error {
 // onReinvite answers a re-INVITE from the far end (hold, resume, refresh).
 func (p *Phone) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c := p.callByID(req)
-	if c == nil || c.ended() {
+	if c == nil || c.ended() || !c.confirmed() {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -647,9 +656,14 @@ func (p *Phone) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if c.dir == Outbound && !c.isAnswered() {
+		// No dialog of ours yet (a BYE cannot precede the 200 we are waiting for).
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
 	var err error
 	switch {
-	case c.cs != nil && c.cs.InviteResponse != nil:
+	case c.cs != nil:
 		err = c.cs.ReadBye(req, tx)
 	case c.ss != nil:
 		err = c.ss.ReadBye(req, tx)

@@ -148,7 +148,7 @@ type Phone struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // playout clock and SIP socket reader
 
 	incoming chan *Call
 
@@ -266,7 +266,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Phone, error) {
 
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.clock = media.NewClock(media.WithLogger(p.log))
-	p.wg.Add(3)
+	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
 		_ = p.clock.Run(p.ctx)
@@ -278,7 +278,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Phone, error) {
 		}
 	}()
 	go func() {
-		defer p.wg.Done()
 		<-p.ctx.Done()
 		_ = p.Close()
 	}()
@@ -334,15 +333,16 @@ func (p *Phone) Close() error {
 			}()
 		}
 		wg.Wait()
+		p.stopRefresh()
 		if p.Registered() {
 			if err := p.Unregister(ctx); err != nil {
 				p.log.Warn("phone: unregister on close failed", "err", err)
 			}
 		}
-		p.stopRefresh()
 		p.cancel()
 		_ = p.conn.Close()
 		_ = p.ua.Close()
+		p.wg.Wait()
 		p.ports.Close()
 	})
 	return p.closeErr

@@ -27,6 +27,11 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // startServer runs careline's own SIP layer as the registrar / far end, with user 1001.
 func startServer(t *testing.T, h sip.Handler) *sip.Server {
 	t.Helper()
+	return startServerConfig(t, sip.Config{UDP: []string{"127.0.0.1:0"}, Realm: "careline"}, h)
+}
+
+func startServerConfig(t *testing.T, cfg sip.Config, h sip.Handler) *sip.Server {
+	t.Helper()
 	creds, err := sip.NewStaticCredentials("careline", sip.CredentialEntry{User: "1001", Password: testPassword})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +40,7 @@ func startServer(t *testing.T, h sip.Handler) *sip.Server {
 	if h != nil {
 		opts = append(opts, sip.WithHandler(h))
 	}
-	srv, err := sip.New(sip.Config{UDP: []string{"127.0.0.1:0"}, Realm: "careline"}, opts...)
+	srv, err := sip.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +115,41 @@ func TestRegisterWithCarelineRegistrar(t *testing.T) {
 				t.Fatalf("a refused REGISTER created a binding: %+v", bs)
 			}
 		})
+	}
+}
+
+// The registration is refreshed at half the granted expiry (same Call-ID, higher CSeq).
+func TestRegistrationRefresh(t *testing.T) {
+	t.Parallel()
+	srv := startServerConfig(t, sip.Config{UDP: []string{"127.0.0.1:0"}, Realm: "careline",
+		MinExpires: time.Second, DefaultExpires: 2 * time.Second}, nil)
+	ctx := ctxT(t, 20*time.Second)
+	p := newPhone(t, Config{User: "1001", Password: testPassword, Registrar: serverAddr(srv)}, WithExpires(2*time.Second))
+	if err := p.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := srv.Bindings(ctx, "1001")
+	if len(first) != 1 {
+		t.Fatalf("bindings %+v", first)
+	}
+	tk := time.NewTicker(50 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		bs, _ := srv.Bindings(ctx, "1001")
+		if len(bs) == 1 && bs[0].CSeq > first[0].CSeq {
+			if bs[0].CallID != first[0].CallID {
+				t.Fatalf("refresh changed the Call-ID: %q then %q", first[0].CallID, bs[0].CallID)
+			}
+			break
+		}
+		select {
+		case <-tk.C:
+		case <-ctx.Done():
+			t.Fatalf("no refresh: bindings %+v", bs)
+		}
+	}
+	if !p.Registered() {
+		t.Fatal("not registered after a refresh")
 	}
 }
 

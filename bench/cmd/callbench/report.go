@@ -93,10 +93,17 @@ func renderTable(r results, c config) string {
 
 	if len(r.CPS) > 0 {
 		fmt.Fprintf(&b, "\n#### Call setups per second (SIPp `bench/sipp/uac_answer_bye.xml`: INVITE → 200 → ACK → %s of prompt → BYE; %d s of calls per run)\n\n", c.hold, c.cpsSeconds)
-		b.WriteString("| target rate | careline achieved | careline failed (all runs) | careline setup p50 / p99 | careline CPU (cores) | SIPp UAS achieved | SIPp UAS failed | SIPp UAS setup p99 | achieved careline ÷ SIPp UAS |\n")
+		b.WriteString("| target rate | careline achieved | careline failed / retransmissions / calls left up (all runs) | careline setup p50 / p99 | careline CPU (cores) | SIPp UAS achieved | SIPp UAS failed | SIPp UAS setup p99 | achieved careline ÷ SIPp UAS |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 		best := map[string]int{}
 		for _, rate := range c.rates {
+			var retrans, leftUp int
+			for _, x := range r.CPS {
+				if x.Target == "careline" && x.Rate == rate {
+					retrans += x.Retrans
+					leftUp += int(x.LeftUp)
+				}
+			}
 			agg := func(target string) (ach, p50, p99, cpu float64, failed int, clean bool) {
 				var a, q50, q99, cp []float64
 				clean = true
@@ -106,7 +113,7 @@ func renderTable(r results, c config) string {
 					}
 					a, q50, q99, cp = append(a, x.Achieved), append(q50, x.P50ms), append(q99, x.P99ms), append(cp, x.CPU)
 					failed += x.Failed
-					if x.Failed > 0 || x.Achieved < 0.95*float64(rate) {
+					if x.Failed > 0 || x.LeftUp > 0 || x.Achieved < 0.95*float64(rate) {
 						clean = false
 					}
 				}
@@ -123,10 +130,10 @@ func renderTable(r results, c config) string {
 			if uclean {
 				best["sipp-uas"] = rate
 			}
-			fmt.Fprintf(&b, "| %d/s | %.0f/s | %d | %.0f / %.0f ms | %.2f | %.0f/s | %d | %.0f ms | %s |\n",
-				rate, ca, cf, c50, c99, ccpu, ua, uf, u99, ratio(ca, ua))
+			fmt.Fprintf(&b, "| %d/s | %.0f/s | %d / %d / %d | %.0f / %.0f ms | %.2f | %.0f/s | %d | %.0f ms | %s |\n",
+				rate, ca, cf, retrans, leftUp, c50, c99, ccpu, ua, uf, u99, ratio(ca, ua))
 		}
-		fmt.Fprintf(&b, "\nHighest rate with 0 failed calls in every run and ≥ 95 %% of the target rate achieved: **careline %s**, SIPp's own UAS %s (goal ≥ 800/s; SIPp UAC and the target share the 2 cores).\n",
+		fmt.Fprintf(&b, "\nHighest rate with 0 failed calls and no call left up in every run, and ≥ 95 %% of the target rate achieved: **careline %s**, SIPp's own UAS %s (goal ≥ 800/s; SIPp UAC and the target share the 2 cores).\n",
 			rateOrNone(best["careline"]), rateOrNone(best["sipp-uas"]))
 	}
 
@@ -180,6 +187,15 @@ func renderTable(r results, c config) string {
 				kib(cl(perCall)),
 				bl(p99), bl(func(x loadResult) float64 { return x.GapMax }), bl(func(x loadResult) float64 { return x.TargetCPU }),
 				kib(bl(perCall)), ratio(cl(p99), bl(p99)))
+		}
+		var left []string
+		for _, x := range r.Load {
+			if x.LeftUp > 0 {
+				left = append(left, fmt.Sprintf("%s N=%d: %.0f", x.Target, x.N, x.LeftUp))
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(&b, "\nCalls still up 45 s after every load phone had hung up (BYE lost or unanswered under load): %s.\n", strings.Join(left, "; "))
 		}
 		if len(c.levels) >= 2 {
 			fmt.Fprintf(&b, "\nHeap per call from the slope of heap in use over N (least squares over the medians; less sensitive to garbage than the idle difference): careline %s, baseline %s.\n",

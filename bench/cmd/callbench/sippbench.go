@@ -26,6 +26,7 @@ type cpsResult struct {
 	P99ms      float64 `json:"setup_p99_ms"`
 	CPU        float64 `json:"target_cpu_cores"` // target process CPU during the run (cores)
 	SippCPU    float64 `json:"sipp_cpu_cores"`
+	LeftUp     float64 `json:"left_up"` // calls the target still held 40 s after SIPp ended every call
 }
 
 // runSippUAC runs the shipped scenario at rate for secs seconds of calls against the

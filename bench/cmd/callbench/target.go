@@ -192,16 +192,29 @@ func freePort(tcp bool) (int, error) {
 
 // waitMetric polls until cond holds for the named metric (or ctx ends).
 func waitMetric(ctx context.Context, url, name string, cond func(float64) bool) error {
+	_, err := waitMetricValue(ctx, url, name, cond)
+	return err
+}
+
+// waitMetricValue is waitMetric that also returns the last value read.
+func waitMetricValue(ctx context.Context, url, name string, cond func(float64) bool) (float64, error) {
 	tk := time.NewTicker(200 * time.Millisecond)
 	defer tk.Stop()
+	last, seen := 0.0, false
 	for {
 		m, err := scrape(ctx, url)
-		if err == nil && cond(m[name]) {
-			return nil
+		if err == nil {
+			last, seen = m[name], true
+			if cond(last) {
+				return last, nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last %v)", name, ctx.Err(), m[name])
+			if !seen {
+				return 0, fmt.Errorf("waiting for %s: %w (no successful scrape)", name, ctx.Err())
+			}
+			return last, fmt.Errorf("waiting for %s: %w (last value %v)", name, ctx.Err(), last)
 		case <-tk.C:
 		}
 	}
