@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test build vet unit fuzz promtool services services-down bench clean
+.PHONY: run test build vet unit fuzz promtool services services-down bench bench-calls clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/careline ./cmd/careline
@@ -50,6 +50,15 @@ test:
 bench:
 	@scripts/services.sh up
 	@set -a && . .local/env && set +a && $(GO) test -run XXX -bench . -benchtime 3x ./store/
+	@$(MAKE) --no-print-directory bench-calls
+
+# Call benchmarks (about 25 minutes): SIPp call setups per second, concurrent calls with
+# RTP gaps, CPU and heap per call; rewrites the generated tables in bench/README.md.
+# CALLBENCH_FLAGS="-runs 1 -concurrent 500" for a quick look.
+bench-calls:
+	@scripts/services.sh deps test
+	@scripts/services.sh up
+	@set -a && . .local/env && set +a && $(GO) run ./bench/cmd/callbench -write-readme $(CALLBENCH_FLAGS)
 
 services-down:
 	@scripts/services.sh down

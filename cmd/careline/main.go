@@ -47,6 +47,7 @@ func commands() []command {
 		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
 		{"recordings", "recordings export ID --out FILE   decrypt one recording to a WAV file (audited)", cmdRecordings},
 		{"report", "report daily [--date D] [...]  daily report, CSV or HTML: queues, agents, IVR, campaigns", cmdReport},
+		{"phone", "phone [flags]                  test softphone: register, call, answer, play, record, DTMF", cmdPhone},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
