@@ -122,6 +122,7 @@ func validateDomains(cfg *config.Config) config.Issues {
 		manifest = nil
 	}
 	out = append(out, ivr.Validate(cfg, manifest)...)
+	out = append(out, engine.ValidateCampaigns(cfg)...)
 	return out
 }
 
