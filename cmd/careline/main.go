@@ -45,6 +45,8 @@ func commands() []command {
 		{"migrate", "migrate --config FILE          apply database migrations", cmdMigrate},
 		{"config", "config validate FILE           check a configuration file", cmdConfig},
 		{"prompts", "prompts render|check [...]     build prompt audio from prompts/manifest.yaml (espeak-ng + sox)", cmdPrompts},
+		{"campaign", "campaign list|start|pause|resume|stop|import [...]  outbound campaigns (state in PostgreSQL)", cmdCampaign},
+		{"dialer", "dialer simulate [--agents N ...] compare pacing modes on a simulated shift", cmdDialer},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
