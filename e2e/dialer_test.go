@@ -227,7 +227,13 @@ func (e *Engine) importCSV(t *testing.T, campaign, csv string, clock *testClock)
 // campaignAPI calls POST /api/v1/campaigns/{name}/{action}.
 func (e *Engine) campaignAPI(t *testing.T, name, action, token string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://%s/api/v1/campaigns/%s/%s", e.App.HTTPAddr, name, action), nil)
+	return campaignAPIAt(t, e.App.HTTPAddr, name, action, token)
+}
+
+// campaignAPIAt calls a node's campaign API at httpAddr.
+func campaignAPIAt(t *testing.T, httpAddr, name, action, token string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://%s/api/v1/campaigns/%s/%s", httpAddr, name, action), nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
