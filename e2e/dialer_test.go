@@ -113,6 +113,7 @@ func openAnchor(t *testing.T) time.Time {
 type dialerEngineOpts struct {
 	patientAddr string // the trunk's address (a baresip)
 	campaigns   string // entries under campaigns:
+	agents      string // agents section (default: the harness's)
 	clock       *testClock
 	onPrompt    func(id uuid.UUID, lang, prompt string, d time.Duration)
 }
@@ -121,8 +122,11 @@ func startDialerEngine(t *testing.T, o dialerEngineOpts) *Engine {
 	t.Helper()
 	return startEngine(t, engineOpts{
 		trunksYAML: fmt.Sprintf("trunks:\n  local: {allow_from: [\"127.0.0.1\"]}\n  patients: {address: %q}\n", o.patientAddr),
-		extraYAML: dialerFlows + dialerUsers() + `queues:
-  coordinator: {require: {coordinator: 1}, ring_timeout: 5s, wrap_up: 1s}
+		agentsYAML: o.agents,
+		extraYAML: dialerFlows + dialerUsers() + `routing:
+  dispositions: {"1": resolved, "2": refill_requested, "9": other}
+queues:
+  coordinator: {require: {coordinator: 1}, ring_timeout: 5s, wrap_up: 5s}
 dialer: {daily_cap: 1, weekly_cap: 3}
 campaigns:
 ` + o.campaigns,
