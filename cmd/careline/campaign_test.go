@@ -61,9 +61,12 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// Not parallel: CARELINE_DATABASE_URL (which overrides the file) must name the test's
+// own database, never the developer's.
 func TestCampaignCommands(t *testing.T) {
-	t.Parallel()
-	cfg := campaignConfig(t, testenv.PostgresURL(t))
+	dbURL := testenv.PostgresURL(t)
+	t.Setenv("CARELINE_DATABASE_URL", dbURL)
+	cfg := campaignConfig(t, dbURL)
 	csv := filepath.Join(t.TempDir(), "patients.csv")
 	os.WriteFile(csv, []byte("patient_ref,phone,time_zone\n"+
 		"P1,(312) 555-0101,America/Chicago\n"+

@@ -525,7 +525,9 @@ func agentDisposition(name string) dialer.Disposition {
 // time).
 func (a *poolAgent) Connect(ctx context.Context, dc dialer.Call, info dialer.ConnectInfo) (dialer.Disposition, error) {
 	p := a.p
-	a.Release() // from here routing picks the agent
+	// The reservation holds until an agent answers (or the call leaves the queue):
+	// until then the ready agent it stands for must not be counted for another dial.
+	defer a.Release()
 	oc, ok := dc.(*outboundCall)
 	var c *call.Call
 	if ok {
@@ -546,6 +548,7 @@ func (a *poolAgent) Connect(ctx context.Context, dc dialer.Call, info dialer.Con
 		switch ev.Type {
 		case "queue.answer":
 			answered = true
+			a.Release()
 		case "agent.disposition":
 			disposition, _ = ev.Detail["disposition"].(string)
 			select {
