@@ -204,6 +204,24 @@ func (a *ACD) dialAgent(ctx context.Context, iid uuid.UUID, ag routing.AgentInfo
 // Serve runs a caller's time in a queue until the call ends: waiting, connected to an
 // agent, re-queued, or taken to voicemail or a callback.
 func (a *ACD) Serve(ctx context.Context, c *Call, req ivr.QueueRequest) error {
+	return a.ServeWith(ctx, c, req, ServeOptions{})
+}
+
+// ErrNoAgent is returned by ServeWith when no agent came on the line by
+// ServeOptions.ConnectBy; the call has left the queue and is still up.
+var ErrNoAgent = errors.New("call: no agent on the line in time")
+
+// ServeOptions tune ServeWith for an answered outbound call (the dialer).
+type ServeOptions struct {
+	// ConnectBy, when set, is when an agent must be on the line: if none is by then
+	// the call leaves the queue (abandoned) and ServeWith returns ErrNoAgent with the
+	// call still up, so the dialer can play its identification and opt-out message
+	// (the 2-second rule). It applies to the first wait only.
+	ConnectBy time.Time
+}
+
+// ServeWith is Serve with options.
+func (a *ACD) ServeWith(ctx context.Context, c *Call, req ivr.QueueRequest, so ServeOptions) error {
 	if a.router == nil {
 		_, err := c.PlayIDs(ctx, false, "common/technical_difficulty")
 		return err
@@ -243,13 +261,16 @@ func (a *ACD) Serve(ctx context.Context, c *Call, req ivr.QueueRequest) error {
 			_, perr := c.PlayIDs(ctx, false, "common/technical_difficulty")
 			return errors.Join(err, perr)
 		}
-		res, leg, next := a.wait(ctx, c, t, w, queue, intro)
+		res, leg, next := a.wait(ctx, c, t, w, queue, intro, so.ConnectBy)
+		so.ConnectBy = time.Time{}
 		a.mu.Lock()
 		delete(a.waiting, c.ID)
 		a.mu.Unlock()
 		switch res {
 		case waitDone:
 			return nil
+		case waitNoAgent:
+			return ErrNoAgent
 		case waitConnected:
 			if !noticed && a.o.Recordings != nil && a.o.Recordings.NoticeRequired(queue) {
 				// Re-queued into a recorded queue: the notice still comes first.
@@ -288,9 +309,10 @@ const (
 	waitDone waitResult = iota
 	waitConnected
 	waitRequeue
+	waitNoAgent
 )
 
-func (a *ACD) wait(ctx context.Context, c *Call, t *routing.Ticket, w *waiter, queue string, intro []string) (waitResult, *agentLeg, string) {
+func (a *ACD) wait(ctx context.Context, c *Call, t *routing.Ticket, w *waiter, queue string, intro []string, connectBy time.Time) (waitResult, *agentLeg, string) {
 	hold := startHold(ctx, c, c.resolveAll(intro...), c.resolve("", "queue/hold_music"))
 	defer hold.stop()
 	abandon := func() {
@@ -311,11 +333,38 @@ func (a *ACD) wait(ctx context.Context, c *Call, t *routing.Ticket, w *waiter, q
 		offerC = tm.C
 	}
 	callbackOffered := false
+	var deadline <-chan time.Time
+	if !connectBy.IsZero() {
+		tm := time.NewTimer(time.Until(connectBy))
+		defer tm.Stop()
+		deadline = tm.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			abandon()
 			return waitDone, nil, ""
+		case <-deadline:
+			// An agent answering right now still gets the call: the handoff wins.
+			select {
+			case leg := <-w.handoff:
+				hold.stop()
+				return waitConnected, leg, ""
+			default:
+			}
+			abandon()
+			// An offer that was answering as the caller left hands over a leg nobody
+			// takes: hang it up (routing has ended that call for the agent).
+			go func() {
+				select {
+				case leg := <-w.handoff:
+					hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+					_ = leg.c.Hangup(hctx)
+					cancel()
+				case <-time.After(10 * time.Second):
+				}
+			}()
+			return waitNoAgent, nil, ""
 		case <-c.Gone():
 			abandon()
 			return waitDone, nil, ""

@@ -254,10 +254,17 @@ type fakeAgent struct {
 
 func (a *fakeAgent) Connect(ctx context.Context, call Call, info ConnectInfo) (Disposition, error) {
 	a.p.mu.Lock()
-	a.p.connected++
+	late := a.p.late
+	if !late {
+		a.p.connected++
+	}
+	a.p.connectBy = info.ConnectBy
 	a.done = true
 	a.p.mu.Unlock()
 	a.p.release()
+	if late {
+		return "", ErrNoAgent
+	}
 	return a.disp, nil
 }
 
@@ -277,6 +284,8 @@ type fakeAgents struct {
 	claim     int // Snapshot reports this many ready when above 0 (agents lost to inbound calls)
 	disp      Disposition
 	connected int
+	late      bool      // Connect finds no agent on the line by ConnectBy
+	connectBy time.Time // the last ConnectInfo.ConnectBy
 }
 
 func (p *fakeAgents) release() {

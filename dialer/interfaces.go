@@ -147,7 +147,9 @@ type AgentSnapshot struct {
 // Agent is one reserved agent.
 type Agent interface {
 	// Connect bridges the answered call to the agent and returns when the agent has
-	// finished with it (including wrap-up), with the disposition the agent chose.
+	// finished with it (including wrap-up), with the disposition the agent chose. If
+	// no agent is on the line by info.ConnectBy it returns an error matching
+	// ErrNoAgent with the call still up: the runner then plays the abandon message.
 	Connect(ctx context.Context, call Call, info ConnectInfo) (Disposition, error)
 	// Release gives the agent back unused (idempotent; a no-op after Connect).
 	Release()
@@ -160,6 +162,9 @@ type ConnectInfo struct {
 	ContactID int64
 	Language  string
 	Vars      map[string]string
+	// ConnectBy is when the agent must be on the line: 2 s after the end of the
+	// patient's greeting (47 CFR 64.1200(a)(7)).
+	ConnectBy time.Time
 }
 
 // EventLog receives the dialer's log events (a *store.Log). Its Append must not block

@@ -691,8 +691,11 @@ func (r *Runner) call(ctx context.Context, a attempt, ag Agent) (o outcome) {
 		r.setPhase(a.id, 3)
 		start := time.Now()
 		disp, err := ag.Connect(ctx, call, ConnectInfo{Campaign: r.c.Name, AttemptID: a.id, ContactID: ct.ID,
-			Language: ct.Language, Vars: r.vars(ct)})
+			Language: ct.Language, Vars: r.vars(ct), ConnectBy: deadline})
 		ag = nil // connected: nothing to release
+		if errors.Is(err, ErrNoAgent) {
+			return r.abandonCall(ctx, call, a, o)
+		}
 		r.est.ObserveHandle(time.Since(start))
 		if err != nil {
 			o.disp, o.detail = Failed, "agent connect failed"

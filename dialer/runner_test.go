@@ -440,6 +440,38 @@ func TestRunnerProgressiveConnectsReservedAgent(t *testing.T) {
 	}
 }
 
+// A reserved agent who is not on the line within 2 s of the greeting: the patient
+// hears the identification and opt-out message and the call counts as abandoned.
+func TestRunnerProgressiveAgentLateIsAbandoned(t *testing.T) {
+	t.Parallel()
+	pool := testDB(t)
+	now := at(t, ny, "2026-06-10 10:00")
+	h := newHarness(t, now, DefaultRules())
+	c := testCampaign("refills", RefillReminder)
+	c.Pacing, c.Queue = Progressive, "pharmacy"
+	load(t, pool, c, now, "P1,"+phoneA)
+	agents := &fakeAgents{ready: 1, late: true}
+	h.dialer.set(phoneA, answer{audio: humanAudio})
+	r := h.runner(c, pool, "n1", WithAgents(agents))
+	before := time.Now()
+	if rep := h.step(r); rep.Allowed != 1 {
+		t.Fatalf("step %+v", rep)
+	}
+	if agents.connectBy.Before(before) || agents.connectBy.After(time.Now().Add(3*time.Second)) {
+		t.Fatalf("ConnectBy %v not within 2 s of the greeting", agents.connectBy)
+	}
+	call := h.dialer.calls[phoneA][0]
+	if len(call.plays) != 1 || !slices.Equal(call.plays[0].prompts, []string{"dialer/abandoned", "dialer/stop_calls_option"}) {
+		t.Fatalf("plays %+v", call.plays)
+	}
+	var disp string
+	var abandoned bool
+	_ = pool.QueryRow(context.Background(), `SELECT disposition, abandoned FROM contact_attempts WHERE phone = $1`, phoneA).Scan(&disp, &abandoned)
+	if disp != string(Abandoned) || !abandoned {
+		t.Fatalf("attempt %s abandoned=%v", disp, abandoned)
+	}
+}
+
 func TestRunnerPredictiveAbandonPlaysOptOutMessage(t *testing.T) {
 	t.Parallel()
 	pool := testDB(t)

@@ -25,6 +25,9 @@ import (
 
 func TestMain(m *testing.M) {
 	sip.InstallLogging(logx.Discard())
+	if os.Getenv(childEnv) == "1" { // the test binary acting as a careline node (dialer_crash_test.go)
+		os.Exit(childMain())
+	}
 	os.Exit(m.Run())
 }
 

@@ -48,6 +48,8 @@ func commands() []command {
 		{"recordings", "recordings export ID --out FILE   decrypt one recording to a WAV file (audited)", cmdRecordings},
 		{"report", "report daily [--date D] [...]  daily report, CSV or HTML: queues, agents, IVR, campaigns", cmdReport},
 		{"phone", "phone [flags]                  test softphone: register, call, answer, play, record, DTMF", cmdPhone},
+		{"campaign", "campaign list|start|pause|resume|stop|import [...]  outbound campaigns (state in PostgreSQL)", cmdCampaign},
+		{"dialer", "dialer simulate [--agents N ...] compare pacing modes on a simulated shift", cmdDialer},
 		{"version", "version                        print the version", cmdVersion},
 	}
 }
@@ -125,6 +127,7 @@ func validateDomains(cfg *config.Config) config.Issues {
 		manifest = nil
 	}
 	out = append(out, ivr.Validate(cfg, manifest)...)
+	out = append(out, engine.ValidateCampaigns(cfg)...)
 	return out
 }
 

@@ -54,6 +54,8 @@ type App struct {
 	Router   *routing.Router
 	ACD      *call.ACD
 	Recs     *recordings.Store
+	Dialer   *DialerNode // nil when no campaign is configured
+	tap      *eventTap
 	redis    *redis.Client
 	cancel   context.CancelFunc
 	done     chan error
@@ -73,6 +75,9 @@ type Options struct {
 	OnDigit func(interaction uuid.UUID, digit rune)
 	// OnPrompt observes every prompt a call plays; tests only.
 	OnPrompt func(interaction uuid.UUID, lang, id string, d time.Duration)
+	// DialerPoll and DialerLease tune the campaign runners (defaults 1s and 60s);
+	// tests only.
+	DialerPoll, DialerLease time.Duration
 }
 
 // New builds an App from cfg without starting network listeners.
@@ -163,7 +168,7 @@ func (a *App) buildTelephony() error {
 			return fmt.Errorf("engine: recordings: %w", err)
 		}
 	}
-	ivrOpts := []ivr.Option{ivr.WithEventLog(a.Log), ivr.WithMetrics(ivr.NewMetrics(a.reg)),
+	ivrOpts := []ivr.Option{ivr.WithEventLog(a.eventTap()), ivr.WithMetrics(ivr.NewMetrics(a.reg)),
 		ivr.WithLogger(a.log.With("component", "ivr")), ivr.WithHasher(logx.NewHasher(hashKey)), ivr.WithClock(a.opts.Now)}
 	if a.Recs != nil {
 		ivrOpts = append(ivrOpts, ivr.WithVoicemailStore(voicemailStore{a.Recs}))
@@ -222,7 +227,7 @@ func (a *App) buildContactCenter(rstore routing.Store, bindings sip.BindingStore
 		bs, err := bindings.List(ctx, user)
 		return err == nil && len(bs) > 0
 	})
-	ropts := []routing.Option{routing.WithStore(rstore), routing.WithCallbacker(a.ACD), routing.WithEventLog(a.Log),
+	ropts := []routing.Option{routing.WithStore(rstore), routing.WithCallbacker(a.ACD), routing.WithEventLog(a.eventTap()),
 		routing.WithMetrics(routing.NewMetrics(a.reg, routing.ServiceLevels(cfg)...)),
 		routing.WithLogger(a.log.With("component", "routing")), routing.WithClock(funcClock{a.opts.Now})}
 	if h := cfg.Routing.Hours; h != "" {
@@ -245,7 +250,7 @@ func (a *App) buildContactCenter(rstore routing.Store, bindings sip.BindingStore
 	if a.Recs != nil {
 		recordings.NewAPI(a.Recs, authn).Register(a.HTTP)
 	}
-	return nil
+	return a.buildDialer()
 }
 
 // routingAuth lets the routing API use the same users and tokens as the recordings API.
@@ -411,6 +416,7 @@ func (a *App) Start(ctx context.Context) error {
 	case <-time.After(10 * time.Second):
 		return errors.New("engine: sip listeners did not start")
 	}
+	a.startDialer(ctx)
 	udp, _ := a.SIP.Addr("udp")
 	a.log.Info("careline started", "http", addr, "sip_udp", udp.String(), "outbox_backlog", a.Log.Backlog())
 	return nil
@@ -465,6 +471,7 @@ func (a *App) SIPAddr(network string) netip.AddrPort {
 // flushes the interaction log.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
+	a.stopDialing()
 	if a.SIP != nil && a.cancel != nil {
 		dctx, cancel := context.WithTimeout(ctx, a.cfg.SIP.DrainTimeout)
 		if err := a.SIP.Shutdown(dctx); err != nil {
@@ -472,6 +479,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		cancel()
 	}
+	a.waitDialer(ctx)
 	// Give the shipper a short chance to drain; whatever is left stays in the outbox.
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := a.Log.Drain(dctx); err != nil {
