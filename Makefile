@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test build vet unit fuzz promtool services services-down bench bench-calls clean
+.PHONY: run test build vet unit fuzz promtool services services-down bench bench-calls bench-relay clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/careline ./cmd/careline
@@ -59,6 +59,14 @@ bench-calls:
 	@scripts/services.sh deps test
 	@scripts/services.sh up
 	@set -a && . .local/env && set +a && $(GO) run ./bench/cmd/callbench -write-readme $(CALLBENCH_FLAGS)
+
+# careline's RTP relay (media.Bridge) vs rtpengine userspace, one pinned core each, on
+# 127.0.0.1 (see bench/README.md, "RTP relay"). RELAYBENCH_FLAGS e.g. "-calls 250 -reps 1".
+RELAYBENCH_FLAGS ?= -calls 250,500,1000,1500 -reps 3
+bench-relay:
+	@command -v rtpengine >/dev/null || { echo "bench-relay needs rtpengine: apt-get install rtpengine-daemon"; exit 1; }
+	$(GO) test -run XXX -bench BridgeRelay -benchtime 20000x -count 3 ./media/
+	$(GO) run ./bench/cmd/relaybench $(RELAYBENCH_FLAGS)
 
 services-down:
 	@scripts/services.sh down
