@@ -198,11 +198,11 @@ type patientOpts struct {
 }
 
 // startPatient starts an auto-answering baresip reachable through the patients trunk.
-func startPatient(t *testing.T, ctx context.Context, o patientOpts) *phone {
+func startPatient(t *testing.T, ctx context.Context, o patientOpts) *bphone {
 	t.Helper()
 	cfg := peers.BaresipConfig{Account: fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU", o.phone),
 		AudioSource: o.greeting}
-	p := &phone{}
+	p := &bphone{}
 	if o.record {
 		p.rec = filepath.Join(t.TempDir(), "rec")
 		if err := os.MkdirAll(p.rec, 0o755); err != nil {
@@ -376,7 +376,7 @@ func isSubsequence(got, want []string) bool {
 
 // answerAndPress waits for the patient to be called, for the menu prompt to start and
 // presses key (barging in).
-func answerAndPress(t *testing.T, ctx context.Context, p *phone, plog *promptLog, menu, key string) {
+func answerAndPress(t *testing.T, ctx context.Context, p *bphone, plog *promptLog, menu, key string) {
 	t.Helper()
 	waitPatient(t, ctx, p, "CALL_ESTABLISHED", "the patient was not called")
 	m := plog.waitFor(t, menu)
@@ -389,7 +389,7 @@ func answerAndPress(t *testing.T, ctx context.Context, p *phone, plog *promptLog
 
 // waitPatient waits up to 40 s for a baresip event; on failure it shows the phone's log
 // (the engine's log is shown by the harness).
-func waitPatient(t *testing.T, ctx context.Context, p *phone, event, what string) {
+func waitPatient(t *testing.T, ctx context.Context, p *bphone, event, what string) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 	defer cancel()

@@ -112,7 +112,7 @@ func TestKamailioSpreadsCallsOverTwoNodes(t *testing.T) {
 	ana := startPhone(t, ctx, nodeA, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
 	nodeA.agentAPI(t, "ana", "login")
 
-	var callers []*phone
+	var callers []*bphone
 	for i := range 2 {
 		p := startPhone(t, ctx, nil, phoneOpts{user: fmt.Sprintf("555100%d", i+1), tone: 440})
 		if _, err := p.Command(ctx, "dial", "sip:7003@"+lb); err != nil {

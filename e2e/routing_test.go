@@ -77,7 +77,7 @@ func (e *Engine) agentAPI(t *testing.T, id, action string) {
 	}
 }
 
-// phone starts a baresip. auto answers incoming calls; tone is what it "says".
+// startPhone starts a baresip. auto answers incoming calls; tone is what it "says".
 type phoneOpts struct {
 	user, password string // registers to careline when password is set
 	auto           bool
@@ -87,12 +87,12 @@ type phoneOpts struct {
 	noG711         bool   // no codec in common with careline
 }
 
-type phone struct {
+type bphone struct {
 	*peers.Baresip
 	rec string
 }
 
-func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *phone {
+func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *bphone {
 	t.Helper()
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "voice.wav")
@@ -109,7 +109,7 @@ func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *phon
 	if o.auto {
 		acct += ";answermode=auto"
 	}
-	p := &phone{}
+	p := &bphone{}
 	cfg := peers.BaresipConfig{Account: acct, AudioSource: wav, NoG711: o.noG711}
 	if o.record {
 		p.rec = filepath.Join(dir, "rec")
@@ -137,7 +137,7 @@ func startPhone(t *testing.T, ctx context.Context, e *Engine, o phoneOpts) *phon
 	return p
 }
 
-func (p *phone) dial(t *testing.T, ctx context.Context, e *Engine, number string) {
+func (p *bphone) dial(t *testing.T, ctx context.Context, e *Engine, number string) {
 	t.Helper()
 	if _, err := p.Command(ctx, "dial", "sip:"+number+"@"+e.SIP); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func toneSeconds(pcm []int16, hz float64) float64 {
 }
 
 // heardTone checks the phone heard at least a second of the other side's tone.
-func (p *phone) heardTone(t *testing.T, hz float64) {
+func (p *bphone) heardTone(t *testing.T, hz float64) {
 	t.Helper()
 	pcm := readWAV(t, findDump(t, p.rec, "dec"))
 	if os.Getenv("E2E_DEBUG") != "" {
@@ -404,7 +404,7 @@ func TestUrgentCallerAnsweredFirst(t *testing.T) {
 	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
 	e.agentAPI(t, "ana", "login")
 	e.agentAPI(t, "ana", "away")
-	var callers []*phone
+	var callers []*bphone
 	for i, number := range []string{"7003", "7003", "7002"} {
 		p := startPhone(t, ctx, e, phoneOpts{user: fmt.Sprintf("555020%d", i+1), tone: 440})
 		p.dial(t, ctx, e, number)

@@ -39,6 +39,19 @@ func Validate(cfg *config.Config, manifest *prompts.Manifest, opts ...ValidateOp
 	for _, o := range opts {
 		o(c)
 	}
+	// A flow a campaign runs gets the campaign's variables before its first node.
+	c.preset = map[string]map[string]bool{}
+	for _, cp := range cfg.Campaigns {
+		if cp == nil || cp.Flow == "" {
+			continue
+		}
+		if c.preset[cp.Flow] == nil {
+			c.preset[cp.Flow] = map[string]bool{}
+		}
+		for _, v := range config.CampaignVars(cp.Purpose) {
+			c.preset[cp.Flow][v] = true
+		}
+	}
 	c.checkFlows(cfg.Flows)
 	is := cfg.Locate(c.r.Issues())
 	is.Sort()
@@ -51,7 +64,8 @@ type checker struct {
 	langSet   map[string]bool
 	schedules map[string]bool
 	manifest  *prompts.Manifest
-	queues    map[string]bool // nil: not checked
+	queues    map[string]bool            // nil: not checked
+	preset    map[string]map[string]bool // flow -> variables set before it starts (campaigns)
 }
 
 func newChecker(langs, schedules []string, manifest *prompts.Manifest) *checker {
@@ -100,6 +114,9 @@ func (c *checker) checkFlow(name string, f *config.Flow) {
 		c.r.Errorf(config.Join(p, "start"), refFix(f.Start, nodes), "start node %q does not exist", f.Start)
 	}
 	sets := map[string]bool{}
+	for v := range c.preset[name] {
+		sets[v] = true
+	}
 	lookup := false
 	for _, nn := range nodes {
 		if n := f.Nodes[nn]; n != nil {

@@ -21,6 +21,16 @@ const (
 	PurposeAppointmentConfirmation = "appointment_confirmation"
 )
 
+// CampaignVars are the flow variables a campaign supplies to its flow for every
+// contact (the dialer's runner sets them; CSV fields may add more).
+func CampaignVars(purpose string) []string {
+	v := []string{"pharmacy_name", "callback_number", "opt_out_key", "language"}
+	if purpose == PurposeAppointmentConfirmation {
+		v = append(v, "appointment_at", "provider", "location")
+	}
+	return v
+}
+
 // Pacing modes.
 const (
 	PacingAgentless   = "agentless"   // the IVR flow only, bounded by channels and CPS
