@@ -48,8 +48,10 @@ test:
 	@$(MAKE) --no-print-directory fuzz
 
 bench:
+	@scripts/services.sh deps bench
 	@scripts/services.sh up
-	@set -a && . .local/env && set +a && $(GO) test -run XXX -bench . -benchtime 3x ./store/
+	@set -a && . .local/env && set +a && $(GO) run ./bench/cmd/gobench -write-readme
+	@$(MAKE) --no-print-directory bench-relay
 	@$(MAKE) --no-print-directory bench-calls
 
 # Call benchmarks (about 25 minutes): SIPp call setups per second, concurrent calls with
@@ -59,14 +61,15 @@ bench-calls:
 	@scripts/services.sh deps test
 	@scripts/services.sh up
 	@set -a && . .local/env && set +a && $(GO) run ./bench/cmd/callbench -write-readme $(CALLBENCH_FLAGS)
+	@set -a && . .local/env && set +a && $(GO) run ./bench/cmd/callbench -write-readme -section calls-duplex -phases concurrent -caller-audio -concurrent 250,500,1000 $(CALLBENCH_FLAGS)
 
 # careline's RTP relay (media.Bridge) vs rtpengine userspace, one pinned core each, on
 # 127.0.0.1 (see bench/README.md, "RTP relay"). RELAYBENCH_FLAGS e.g. "-calls 250 -reps 1".
-RELAYBENCH_FLAGS ?= -calls 250,500,1000,1500 -reps 3
+RELAYBENCH_FLAGS ?= -calls 250,500,1000 -reps 3
 bench-relay:
-	@command -v rtpengine >/dev/null || { echo "bench-relay needs rtpengine: apt-get install rtpengine-daemon"; exit 1; }
+	@scripts/services.sh deps bench
 	$(GO) test -run XXX -bench BridgeRelay -benchtime 20000x -count 3 ./media/
-	$(GO) run ./bench/cmd/relaybench $(RELAYBENCH_FLAGS)
+	$(GO) run ./bench/cmd/relaybench -write-readme $(RELAYBENCH_FLAGS)
 
 services-down:
 	@scripts/services.sh down

@@ -9,7 +9,7 @@ import (
 )
 
 // addAttempt inserts a past attempt to a phone, started at t (local date in zone).
-func addAttempt(t *testing.T, pool *pgxpool.Pool, contact int64, phone string, started time.Time, zone string) {
+func addAttempt(t testing.TB, pool *pgxpool.Pool, contact int64, phone string, started time.Time, zone string) {
 	t.Helper()
 	local := started.In(mustLoc(t, zone)).Format("2006-01-02")
 	if _, err := pool.Exec(context.Background(), `INSERT INTO contact_attempts (id, contact_id, campaign, phone, attempt_no,

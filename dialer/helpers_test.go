@@ -12,7 +12,7 @@ import (
 )
 
 // testDB returns a fresh, migrated database.
-func testDB(t *testing.T) *pgxpool.Pool {
+func testDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

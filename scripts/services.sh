@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # services.sh: install (Debian) and run careline's private PostgreSQL and Redis.
 #
-#   scripts/services.sh deps run|test   install the Debian packages `make run` / `make test` need
+#   scripts/services.sh deps run|test|bench   install the Debian packages `make run` / `make test` / `make bench` need
 #   scripts/services.sh up              start (or reuse) PostgreSQL and Redis; write .local/env
 #   scripts/services.sh down            stop them
 #
@@ -32,7 +32,8 @@ deps() {
 	case "${1:-run}" in
 	run) want=$RUN_PKGS ;;
 	test) want=$TEST_PKGS ;;
-	*) die "deps: say run or test" ;;
+	bench) want="$TEST_PKGS rtpengine-daemon" ;;
+	*) die "deps: say run, test or bench" ;;
 	esac
 	local miss
 	miss=$(missing_pkgs $want)
@@ -195,5 +196,5 @@ case "${1:-}" in
 deps) deps "${2:-run}" ;;
 up) up ;;
 down) down ;;
-*) die "usage: $0 deps run|test | up | down" ;;
+*) die "usage: $0 deps run|test|bench | up | down" ;;
 esac

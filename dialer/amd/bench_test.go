@@ -22,6 +22,11 @@ func BenchmarkCorpus(b *testing.B) {
 		c, _ = amd.Evaluate(samples, amd.DefaultOptions())
 	}
 	b.ReportMetric(100*c.Accuracy(), "accuracy-%")
+	for _, truth := range []amd.Result{amd.Human, amd.Machine} {
+		for _, got := range amd.Results {
+			b.ReportMetric(float64(c.N[truth][got]), truth.String()+"-as-"+got.String())
+		}
+	}
 }
 
 // BenchmarkGreetingEnd measures the beep detector per 20 ms frame (a 33-filter

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/careline/careline/bench/internal/readme"
 	"io"
 	"log/slog"
 	"os"
@@ -69,6 +70,8 @@ func orchestrate(ctx context.Context, log *slog.Logger, args []string) error {
 	profile := fs.Bool("profile", false, "CPU-profile the careline relay during each window (<dir>/careline-N-rep.cpu.pprof)")
 	maxLoad := fs.Float64("max-load", 0, "before each run wait for the 1-minute load average to drop below this (0: don't wait)")
 	maxWait := fs.Duration("max-wait", 2*time.Minute, "longest wait for -max-load")
+	writeReadme := fs.Bool("write-readme", false, "replace the generated relay section of -readme with this run's table")
+	readmePath := fs.String("readme", "bench/README.md", "the README -write-readme rewrites")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,7 +98,15 @@ func orchestrate(ctx context.Context, log *slog.Logger, args []string) error {
 	fmt.Printf("relaybench %s: %s; logs and results.jsonl in %s\n", start.Format("2006-01-02 15:04 MST"), machine(), cfg.Dir)
 	results, err := runAll(ctx, log, cfg, os.Stdout)
 	if len(results) > 0 {
-		summarize(os.Stdout, start, cfg, results)
+		var tb strings.Builder
+		summarize(&tb, start, cfg, results)
+		fmt.Print(tb.String())
+		if *writeReadme && err == nil {
+			text := "Command: `go run ./bench/cmd/relaybench " + strings.Join(args, " ") + "`\n" + tb.String()
+			if werr := readme.Replace(*readmePath, "relaybench", "relay", text); werr != nil {
+				return werr
+			}
+		}
 	}
 	return err
 }
@@ -146,6 +157,10 @@ func summarize(w io.Writer, start time.Time, cfg runConfig, rs []result) {
 		}
 		for _, relay := range cfg.Relays {
 			k := key{relay, n}
+			if len(col(k, func(r result) float64 { return r.PerCPUSecond })) == 0 {
+				fmt.Fprintf(w, "| %d | %d | %s | every run failed (see the log) | | | | | |\n", n, n*100, relay)
+				continue
+			}
 			loads := append(col(k, func(r result) float64 { return r.Load1Start }), col(k, func(r result) float64 { return r.Load1End })...)
 			ratio, heap := "", ""
 			if relay == "careline" && per["rtpengine"] > 0 {

@@ -95,8 +95,14 @@ func runAll(ctx context.Context, log *slog.Logger, cfg runConfig, out io.Writer)
 			for _, relay := range order {
 				waitQuiet(ctx, log, cfg)
 				r, err := runOne(ctx, log, cfg, self, relay, n, rep)
+				if ctx.Err() != nil {
+					return all, ctx.Err()
+				}
 				if err != nil {
-					return all, fmt.Errorf("%s calls=%d rep=%d: %w", relay, n, rep, err)
+					// One configuration failing (e.g. a relay that cannot keep up) must not
+					// lose the others: it is reported and left out of the medians.
+					fmt.Fprintf(out, "%-9s calls=%-5d rep=%d failed: %v\n", relay, n, rep, err)
+					continue
 				}
 				all = append(all, r)
 				_ = enc.Encode(r)
