@@ -4,11 +4,12 @@
 //
 //   - outbox: Append latency (p50/p99) against a bare marshal+write(2) anchor; shipping
 //     outbox → PostgreSQL against a COPY of the same events from memory;
+//
 //   - dialer: the pacing simulator (progressive vs predictive: 20 agents, 25 % live
 //     answers, 180 s handle time, 10 simulated days), dial decisions per second against
 //     PostgreSQL, one predictive pacing decision, and the AMD confusion matrix.
 //
-//	go run ./bench/cmd/gobench -write-readme      (needs CARELINE_TEST_DATABASE_URL: make bench does it)
+//     go run ./bench/cmd/gobench -write-readme      (needs CARELINE_TEST_DATABASE_URL: make bench does it)
 package main
 
 import (
