@@ -285,7 +285,7 @@ func TestSpanishCallerReachesSpanishAgent(t *testing.T) {
 			t.Errorf("no %s event in %s", want, types)
 		}
 	}
-	e.waitAgentStates(t, "ana", "ready(login),offered,on_call(answered),wrap_up(call_ended),ready(wrap_up_done)")
+	e.waitAgentStates(t, "ana", "logged_out(restart),ready(login),offered,on_call(answered),wrap_up(call_ended),ready(wrap_up_done)")
 	e.checkRecording(t, parseUUID(t, id), 440, 1000)
 	var disp string
 	e.drain(t)
@@ -446,7 +446,7 @@ func TestRONAThenNextAgent(t *testing.T) {
 	if _, err := ben.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
 		t.Fatalf("feature code call: %v", err)
 	}
-	e.waitAgentStates(t, "ben", "ready(login)")
+	e.waitAgentStates(t, "ben", "logged_out(restart),ready(login)")
 	patient := startPhone(t, ctx, e, phoneOpts{user: "5550301", tone: 440})
 	patient.dial(t, ctx, e, "7003")
 	if _, err := ana.WaitEvent(ctx, "CALL_INCOMING"); err != nil {
@@ -460,7 +460,7 @@ func TestRONAThenNextAgent(t *testing.T) {
 	if _, agent := e.interactionByCaller(t, "5550301"); agent != "ben" {
 		t.Fatalf("connected to %q", agent)
 	}
-	e.waitAgentStates(t, "ana", "ready(login),offered,away(rona)")
+	e.waitAgentStates(t, "ana", "logged_out(restart),ready(login),offered,away(rona)")
 	var rona int
 	e.Pool.QueryRow(ctx, "SELECT count(*) FROM interaction_events WHERE type='agent.rona' AND detail->>'agent'='ana'").Scan(&rona)
 	if rona != 1 {
@@ -714,7 +714,7 @@ func TestAgentWithNoCommonCodec(t *testing.T) {
 	if _, err := ben.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
 		t.Fatalf("the caller did not reach the next agent: %v\n%s", err, ana.Log)
 	}
-	e.waitAgentStates(t, "ana", "ready(login),offered,away(no_codec)")
+	e.waitAgentStates(t, "ana", "logged_out(restart),ready(login),offered,away(no_codec)")
 	if _, agent := e.interactionByCaller(t, "5550801"); agent != "ben" {
 		t.Fatalf("connected to %q", agent)
 	}

@@ -30,6 +30,12 @@ type Option func(*Router)
 // WithStore sets the shared state store (default: a new MemoryStore).
 func WithStore(s Store) Option { return func(r *Router) { r.store = s } }
 
+// WithRestartLogout makes Run log every agent out ("agent.state" to logged_out, reason
+// restart) as it starts. Use it when the Store is this node's memory: the records it
+// starts with are fresh, and the interaction log must not keep an agent ready or on a
+// call from before a crash or restart (reports would count that time as staffed).
+func WithRestartLogout() Option { return func(r *Router) { r.restartLogout = true } }
+
 // WithCallbacker enables callbacks ("keep my place").
 func WithCallbacker(c Callbacker) Option { return func(r *Router) { r.cb = c } }
 
@@ -79,7 +85,9 @@ type Router struct {
 	log      *slog.Logger
 	clock    Clock
 	node     string
-	poll     time.Duration
+	// restartLogout: log every agent out at start (node-local state only).
+	restartLogout bool
+	poll          time.Duration
 
 	cmds    chan command
 	wake    chan struct{}
@@ -197,6 +205,13 @@ func (r *Router) Run(ctx context.Context) error {
 	r.runCtx = ctx
 	if err := r.store.InitAgents(ctx, r.spec.agentIDs, r.clock.Now()); err != nil {
 		return fmt.Errorf("routing: init agents: %w", err)
+	}
+	if r.restartLogout {
+		now := r.clock.Now()
+		for _, id := range r.spec.agentIDs {
+			r.emit(uuid.Nil, "agent.state", now, map[string]any{"agent": id, "from": "", "to": string(LoggedOut),
+				"reason": "restart", "queue": ""}, nil)
+		}
 	}
 	notify := r.store.Subscribe(ctx)
 	r.step(ctx)

@@ -483,3 +483,20 @@ func TestTransferAndHoldStubsAreLogged(t *testing.T) {
 	}
 	h.wantState("a1", routing.OnCall, "")
 }
+
+// A node with its agent state in memory starts by logging every agent out, so an
+// agent left ready or on a call by a crash is not counted as staffed ever after; the
+// default (shared state) logs nothing at start.
+func TestRestartLogout(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, coordinators, routing.WithRestartLogout())
+	for _, id := range []string{"a1", "a2"} {
+		if got := h.events.Match("agent.state", map[string]any{"agent": id, "to": string(routing.LoggedOut), "reason": "restart"}); len(got) != 1 {
+			t.Fatalf("agent %s: %d restart log-outs, want 1", id, len(got))
+		}
+	}
+	plain := newHarness(t, coordinators)
+	if got := plain.events.Match("agent.state", nil); len(got) != 0 {
+		t.Fatalf("shared state: %d agent.state events at start, want 0", len(got))
+	}
+}

@@ -235,6 +235,11 @@ func (a *App) buildContactCenter(rstore routing.Store, bindings sip.BindingStore
 			ropts = append(ropts, routing.WithHours(cal))
 		}
 	}
+	if a.redis == nil {
+		// One node: agent state starts fresh in memory, so the log closes whatever an
+		// earlier run (or a crash) left open.
+		ropts = append(ropts, routing.WithRestartLogout())
+	}
 	a.Router, err = routing.New(cfg, a.ACD, presence, ropts...)
 	if err != nil {
 		return fmt.Errorf("engine: routing: %w", err)
