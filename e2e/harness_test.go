@@ -41,6 +41,8 @@ type Engine struct {
 	App  *engine.App
 	Pool *pgxpool.Pool
 	SIP  string // "127.0.0.1:port" (UDP)
+	// Stop shuts the engine down gracefully (once; the test's cleanup calls it too).
+	Stop func()
 
 	recDir string
 
@@ -203,11 +205,12 @@ redis: {url: %q, prefix: %q}
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	e.Stop = sync.OnceFunc(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		app.Shutdown(sctx)
 	})
+	t.Cleanup(e.Stop)
 	e.App = app
 	e.SIP = app.SIPAddr("udp").String()
 	if cfg.Recordings != nil {

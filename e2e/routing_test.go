@@ -767,3 +767,61 @@ func TestAgentVanishesCallerRequeued(t *testing.T) {
 	}
 	patient.Command(ctx, "hangup", "")
 }
+
+// A callback accepted before a restart is placed after it: the node drains, stops, and
+// the next run finds the callback in the interaction log, puts it back in its place and
+// calls the patient back when an agent is ready.
+func TestCallbackSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 150*time.Second)
+	patient := startPhone(t, ctx, nil, phoneOpts{user: "5550502", auto: true, tone: 440})
+	opts := engineOpts{dbURL: testenv.PostgresURL(t), numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		trunksYAML: fmt.Sprintf("trunks:\n  local: {allow_from: [\"127.0.0.1\"], address: %q}\n", patient.SIPAddr()),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"))}
+	e1 := startEngine(t, opts)
+	ana1 := startPhone(t, ctx, e1, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	e1.agentAPI(t, "ana", "login")
+	e1.agentAPI(t, "ana", "away")
+	patient.dial(t, ctx, e1, "7003")
+	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	e1.waitWaiting(t, 1)
+	time.Sleep(3 * time.Second) // the callback offer plays after 2 s
+	if _, err := patient.Command(ctx, "sndcode", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := patient.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
+		t.Fatalf("careline did not confirm and hang up: %v", err)
+	}
+	e1.Stop()
+	ana1.Kill()
+
+	e2 := startEngine(t, opts)
+	ana2 := startPhone(t, ctx, e2, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	e2.agentAPI(t, "ana", "login")
+	if _, err := ana2.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("agent leg of the restored callback: %v", err)
+	}
+	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("the patient was not called back after the restart: %v", err)
+	}
+	patient.Command(ctx, "hangup", "")
+	want := "queue.enter,queue.callback,queue.callback_restored,queue.offer,queue.callback_attempt,queue.leave"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		e2.drain(t)
+		var types, outcome string
+		_ = e2.Pool.QueryRow(ctx, `SELECT string_agg(type, ',' ORDER BY at) FILTER (WHERE type LIKE 'queue.%'),
+			coalesce(max(detail->>'outcome') FILTER (WHERE type = 'queue.leave'), '')
+			FROM interaction_events ev JOIN interactions i ON i.id = ev.interaction_id
+			WHERE i.remote_party = '5550502' AND i.kind = 'call'`).Scan(&types, &outcome)
+		if types == want && outcome == "callback_connected" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the original call's queue events: %s (leave outcome %q), want %s (callback_connected)", types, outcome, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -3,6 +3,7 @@ package routing_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/careline/careline/ivr/calendar"
 	"github.com/careline/careline/routing"
+	"github.com/google/uuid"
 )
 
 // *calendar.Calendar is what the glue passes as Hours.
@@ -244,5 +246,66 @@ func TestCallbackRequestErrors(t *testing.T) {
 	c2 := h2.enqueue("coord")
 	if err := c2.RequestCallback(h2.ctx, "+15555550101"); !errors.Is(err, routing.ErrCallbackUnavailable) {
 		t.Fatalf("no callbacker: %v", err)
+	}
+}
+
+// A callback accepted by an earlier run comes back at its original place: ahead of a
+// caller who arrived after it, behind nobody, and an expired one leaves at once.
+func TestRestoreCallbackKeepsPlace(t *testing.T) {
+	t.Parallel()
+	h, cb, _, _ := callbackHarness(t, coordinators)
+	now := h.clock.Now()
+	live := h.enqueue("coord")
+	p := routing.PendingCallback{InteractionID: uuid.New(), Queue: "coord", Number: "+15555550111", Language: "es",
+		EnqueuedAt: now.Add(-2 * time.Minute), Expires: now.Add(time.Hour)}
+	if err := h.r.RestoreCallback(h.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.RestoreCallback(h.ctx, p); !errors.Is(err, routing.ErrDuplicate) {
+		t.Fatalf("second restore: %v, want ErrDuplicate", err)
+	}
+	old := routing.PendingCallback{InteractionID: uuid.New(), Queue: "coord", Number: "+15555550112",
+		EnqueuedAt: now.Add(-3 * time.Hour), Expires: now.Add(-time.Hour)}
+	if err := h.r.RestoreCallback(h.ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	h.events.WaitFor(t, 1, "queue.leave", map[string]any{"outcome": "callback_expired", "restored": true})
+	// The live caller's announcements move it behind the restored callback.
+	for pos := until[routing.Position](t, live); pos.Position != 2 || pos.Waiting != 2; pos = until[routing.Position](t, live) {
+		if pos.Position > 2 || pos.Waiting > 2 {
+			t.Fatalf("live caller: %+v", pos)
+		}
+	}
+	h.login("a1")
+	req := cb.next(t)
+	if req.For != p.InteractionID || req.Number != p.Number || req.Language != "es" || req.Agent.ID != "a1" {
+		t.Fatalf("restored callback placed as %+v", req.CallbackRequest)
+	}
+	req.connect()
+	h.events.WaitFor(t, 1, "queue.leave", map[string]any{"outcome": "callback_connected"})
+}
+
+// queue.callback carries what a restart needs; the number goes to the interaction's
+// PHI column only, never into the event's detail.
+func TestCallbackEventForRestore(t *testing.T) {
+	t.Parallel()
+	h, _, _, _ := callbackHarness(t, coordinators)
+	tk := h.enqueue("coord", spanish)
+	if err := tk.RequestCallback(h.ctx, "+15555550121"); err != nil {
+		t.Fatal(err)
+	}
+	ev := h.events.WaitFor(t, 1, "queue.callback", nil)
+	if ev.Interaction == nil || ev.Interaction.CallbackNumber != "+15555550121" {
+		t.Fatalf("patch %+v", ev.Interaction)
+	}
+	for k, v := range ev.Detail {
+		if s, ok := v.(string); ok && strings.Contains(s, "5555550121") {
+			t.Fatalf("the number is in the event detail (%s)", k)
+		}
+	}
+	for _, k := range []string{"enqueued_at", "expires_at", "language", "priority"} {
+		if _, ok := ev.Detail[k]; !ok {
+			t.Fatalf("detail has no %s: %v", k, ev.Detail)
+		}
 	}
 }

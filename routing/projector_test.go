@@ -76,3 +76,67 @@ func TestAgentStateProjector(t *testing.T) {
 		}
 	}
 }
+
+// A restart in miniature: one router accepts two callbacks and finishes one; the
+// interaction log (real shipper, real PostgreSQL) then lists the other as pending with
+// its number and place, and a second router places it.
+func TestPendingCallbacksSurviveRestart(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	l, err := store.Open(store.Options{Dir: t.TempDir(), Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l.Start(ctx)
+	defer l.Close()
+
+	h, cb, _, _ := callbackHarness(t, coordinators[:1], routing.WithEventLog(l))
+	a := h.enqueue("coord")
+	h.advance(time.Second)
+	b := h.enqueue("coord", spanish)
+	if err := a.RequestCallback(h.ctx, "+15555550131"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RequestCallback(h.ctx, "+15555550132"); err != nil {
+		t.Fatal(err)
+	}
+	h.login("a1")
+	first := cb.next(t)
+	if first.For != a.ID {
+		t.Fatalf("first callback for %s, want a", first.For)
+	}
+	first.connect()
+	if err := l.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pending []routing.PendingCallback
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if pending, err = routing.PendingCallbacks(ctx, pool, t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 1 || time.Now().After(deadline) {
+			break
+		}
+		_ = l.Drain(ctx)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("pending callbacks %+v, want only b's", pending)
+	}
+	p := pending[0]
+	if p.InteractionID != b.ID || p.Number != "+15555550132" || p.Queue != "coord" || p.Language != "es" ||
+		!p.EnqueuedAt.Equal(t0.Add(time.Second)) || !p.Expires.After(t0) {
+		t.Fatalf("pending %+v", p)
+	}
+
+	// The next run of the node.
+	h2, cb2, _, _ := callbackHarness(t, coordinators[:1])
+	if err := h2.r.RestoreCallback(h2.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	h2.login("a1")
+	if req := cb2.next(t); req.For != b.ID || req.Number != "+15555550132" {
+		t.Fatalf("restored callback placed as %+v", req.CallbackRequest)
+	}
+}

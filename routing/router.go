@@ -433,6 +433,50 @@ func (r *Router) requestCallback(rc context.Context, id uuid.UUID, number string
 	return r.toCallback(rc, w, number, r.clock.Now(), "requested", true)
 }
 
+// RestoreCallback puts back a callback that an earlier run of this node had accepted
+// and not finished (see PendingCallbacks): in its queue, at its original place, with its
+// original expiry. One already expired leaves at once as callback_expired. A callback
+// already waiting here is left alone (ErrDuplicate).
+func (r *Router) RestoreCallback(ctx context.Context, p PendingCallback) error {
+	return r.do(ctx, func(rc context.Context) error {
+		q := r.spec.queues[p.Queue]
+		if q == nil {
+			return fmt.Errorf("%w: %q", ErrUnknownQueue, p.Queue)
+		}
+		if _, dup := r.waiting[p.InteractionID]; dup {
+			return fmt.Errorf("%w: %s", ErrDuplicate, p.InteractionID)
+		}
+		if p.Number == "" {
+			return fmt.Errorf("%w: no number to call back", ErrCallbackUnavailable)
+		}
+		now := r.clock.Now()
+		lang := p.Language
+		if lang == "" {
+			lang = r.spec.defaultLang
+		}
+		c := Caller{InteractionID: p.InteractionID, Queue: q.name, Language: lang, Priority: p.Priority,
+			EnqueuedAt: p.EnqueuedAt, CallbackNumber: p.Number}
+		w := &waiter{caller: c, q: q, ticket: &Ticket{ID: c.InteractionID, r: r, ch: make(chan Update, ticketBuffer)},
+			cb: &cbState{number: p.Number, expires: p.Expires}}
+		w.ticket.close() // nobody is on the line to read updates
+		r.seq++
+		w.entry = Entry{ID: c.InteractionID.String(), Queue: q.name, Node: r.node, Priority: r.priorityIn(q, p.Priority),
+			EnqueuedAt: p.EnqueuedAt, Seq: r.seq, Callback: true, Expires: now.Add(entryTTL)}
+		r.waiting[c.InteractionID] = w
+		if !now.Before(p.Expires) {
+			r.leave(rc, w, "callback_expired", now, false, map[string]any{"restored": true})
+			return nil
+		}
+		if err := r.store.PutEntry(rc, w.entry); err != nil {
+			delete(r.waiting, c.InteractionID)
+			return fmt.Errorf("routing: restore callback: %w", err)
+		}
+		r.emit(c.InteractionID, "queue.callback_restored", now, map[string]any{"queue": q.name,
+			"wait_ms": now.Sub(p.EnqueuedAt).Milliseconds()}, nil)
+		return nil
+	})
+}
+
 // toCallback turns a waiting caller into a callback keeping its place.
 func (r *Router) toCallback(rc context.Context, w *waiter, number string, now time.Time, why string, observe bool) error {
 	w.cb = &cbState{number: number, expires: now.Add(w.q.callback.Expires)}
@@ -445,8 +489,12 @@ func (r *Router) toCallback(rc context.Context, w *waiter, number string, now ti
 		r.m.wait.WithLabelValues(w.q.name, OutcomeCallback).Observe(now.Sub(w.entry.EnqueuedAt).Seconds())
 	}
 	pos, _ := r.position(rc, w, now)
+	// What a restarted node needs to put the callback back in its place (the number
+	// goes to the interaction's PHI column, never into the event's detail).
 	r.emit(w.caller.InteractionID, "queue.callback", now, map[string]any{"queue": w.q.name, "why": why, "position": pos,
-		"wait_ms": now.Sub(w.entry.EnqueuedAt).Milliseconds()}, nil)
+		"wait_ms": now.Sub(w.entry.EnqueuedAt).Milliseconds(), "priority": w.entry.Priority, "language": w.caller.Language,
+		"enqueued_at": w.entry.EnqueuedAt.UTC().Format(time.RFC3339Nano), "expires_at": w.cb.expires.UTC().Format(time.RFC3339Nano)},
+		&store.InteractionPatch{CallbackNumber: number})
 	w.ticket.send(CallbackScheduled{Queue: w.q.name, Position: pos}, true)
 	return nil
 }

@@ -41,6 +41,9 @@ type InteractionPatch struct {
 	RemoteParty string     `json:"remote_party,omitempty"`
 	Campaign    string     `json:"campaign,omitempty"`
 	RecordingID string     `json:"recording_id,omitempty"`
+	// CallbackNumber is the number a patient asked to be called back on (PHI, like
+	// RemoteParty): it lets a restarted node place the callbacks still pending.
+	CallbackNumber string `json:"callback_number,omitempty"`
 }
 
 // NewID returns a time-ordered UUIDv7, the idempotency key of an event.

@@ -639,7 +639,7 @@ func upsertInteractions(ctx context.Context, tx pgx.Tx, events []shipEvent) erro
 	}
 	n := len(order)
 	ids := make([]pgtype.UUID, n)
-	cols := make([][]pgtype.Text, 12)
+	cols := make([][]pgtype.Text, 13)
 	for i := range cols {
 		cols[i] = make([]pgtype.Text, n)
 	}
@@ -648,16 +648,16 @@ func upsertInteractions(ctx context.Context, tx pgx.Tx, events []shipEvent) erro
 		p := a.p
 		ids[i] = pgUUID(a.id)
 		for j, v := range []string{p.Kind, p.Direction, p.EndReason, p.Language, p.Queue, p.AgentID, p.Disposition,
-			p.DID, p.Trunk, p.RemoteParty, p.Campaign, p.RecordingID} {
+			p.DID, p.Trunk, p.RemoteParty, p.Campaign, p.RecordingID, p.CallbackNumber} {
 			cols[j][i] = pgText(v)
 		}
 		st[i], an[i], en[i] = pgTime(p.StartedAt), pgTime(p.AnsweredAt), pgTime(p.EndedAt)
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO interactions (id, kind, direction, end_reason, language, queue, agent_id,
-			disposition, did, trunk, remote_party, campaign, recording_id, started_at, answered_at, ended_at)
+			disposition, did, trunk, remote_party, campaign, recording_id, callback_number, started_at, answered_at, ended_at)
 		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[],
-			$15::timestamptz[], $16::timestamptz[])
+			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[],
+			$16::timestamptz[], $17::timestamptz[])
 		ON CONFLICT (id) DO UPDATE SET
 			kind = COALESCE(EXCLUDED.kind, interactions.kind),
 			direction = COALESCE(EXCLUDED.direction, interactions.direction),
@@ -671,11 +671,12 @@ func upsertInteractions(ctx context.Context, tx pgx.Tx, events []shipEvent) erro
 			remote_party = COALESCE(EXCLUDED.remote_party, interactions.remote_party),
 			campaign = COALESCE(EXCLUDED.campaign, interactions.campaign),
 			recording_id = COALESCE(EXCLUDED.recording_id, interactions.recording_id),
+			callback_number = COALESCE(EXCLUDED.callback_number, interactions.callback_number),
 			started_at = COALESCE(interactions.started_at, EXCLUDED.started_at),
 			answered_at = COALESCE(interactions.answered_at, EXCLUDED.answered_at),
 			ended_at = COALESCE(interactions.ended_at, EXCLUDED.ended_at),
 			updated_at = now()`,
-		ids, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
+		ids, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11], cols[12],
 		st, an, en)
 	if err != nil {
 		return fmt.Errorf("store: upsert interactions: %w", err)
@@ -706,6 +707,7 @@ func mergePatch(dst, src *InteractionPatch) {
 	setS(&dst.RemoteParty, src.RemoteParty)
 	setS(&dst.Campaign, src.Campaign)
 	setS(&dst.RecordingID, src.RecordingID)
+	setS(&dst.CallbackNumber, src.CallbackNumber)
 	setT(&dst.StartedAt, src.StartedAt)
 	setT(&dst.AnsweredAt, src.AnsweredAt)
 	setT(&dst.EndedAt, src.EndedAt)

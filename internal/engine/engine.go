@@ -410,6 +410,9 @@ func (a *App) Start(ctx context.Context) error {
 			a.log.Error("routing stopped", "err", err)
 		}
 	}()
+	if a.redis == nil && a.pool != nil {
+		go a.restoreCallbacks(ctx)
+	}
 	if a.Recs != nil {
 		go a.Recs.RunMaintenance(ctx, a.cfg.Recordings.RetentionInterval)
 	}
@@ -425,6 +428,49 @@ func (a *App) Start(ctx context.Context) error {
 	udp, _ := a.SIP.Addr("udp")
 	a.log.Info("careline started", "http", addr, "sip_udp", udp.String(), "outbox_backlog", a.Log.Backlog())
 	return nil
+}
+
+// restoreCallbacks puts back the callbacks an earlier run accepted and did not finish
+// (one node: the router's state was in memory). It waits until PostgreSQL is reachable
+// and the outbox has shipped what the earlier run left, so the newest are not missed.
+func (a *App) restoreCallbacks(ctx context.Context) {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := a.Log.Drain(dctx)
+		var pending []routing.PendingCallback
+		if err == nil {
+			pending, err = routing.PendingCallbacks(dctx, a.pool, a.opts.Now().Add(-7*24*time.Hour))
+		}
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if attempt%12 == 0 {
+				a.log.Warn("pending callbacks not read yet; retrying", "err", err)
+			}
+			continue
+		}
+		restored := 0
+		for _, p := range pending {
+			if err := a.Router.RestoreCallback(ctx, p); err != nil {
+				a.log.Warn("callback not restored", "queue", p.Queue, "err", err)
+				continue
+			}
+			restored++
+		}
+		if len(pending) > 0 {
+			a.log.Info("pending callbacks restored", "restored", restored, "found", len(pending))
+		}
+		return
+	}
 }
 
 // HandleOutcome acts on a flow's live outcome (call.OutcomeHandler).
