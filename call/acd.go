@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -232,6 +233,7 @@ func (a *ACD) ServeWith(ctx context.Context, c *Call, req ivr.QueueRequest, so S
 		prio = 1
 	}
 	var placeAt time.Time // the caller's place in line survives a re-queue
+	toAgent := ""         // after a transfer to one agent: only that agent
 	intro := []string{transferPrompt(queue)}
 	noticed := false
 	if a.o.Recordings != nil && a.o.Recordings.NoticeRequired(queue) {
@@ -252,7 +254,7 @@ func (a *ACD) ServeWith(ctx context.Context, c *Call, req ivr.QueueRequest, so S
 		a.waiting[c.ID] = w
 		a.mu.Unlock()
 		t, err := a.router.Enqueue(ctx, routing.Caller{InteractionID: c.ID, Queue: queue, Language: c.Language(),
-			Priority: prio, EnqueuedAt: placeAt, CallbackNumber: c.leg.Remote().User})
+			Priority: prio, EnqueuedAt: placeAt, CallbackNumber: c.leg.Remote().User, Agent: toAgent})
 		if err != nil {
 			a.mu.Lock()
 			delete(a.waiting, c.ID)
@@ -282,15 +284,21 @@ func (a *ACD) ServeWith(ctx context.Context, c *Call, req ivr.QueueRequest, so S
 			switch end {
 			case bridgeAgentVanished:
 				// Apology, then back in line at the head: the original place is kept.
-				intro = []string{"queue/reconnect"}
+				intro, toAgent = []string{"queue/reconnect"}, ""
 				continue
 			case bridgeTransfer:
-				queue, placeAt, intro = target, time.Time{}, []string{transferPrompt(target)}
+				// To a queue, or to one agent through the current queue (its timers and
+				// overflow still apply).
+				if id, ok := strings.CutPrefix(target, agentTargetPrefix); ok {
+					toAgent, placeAt, intro = id, time.Time{}, []string{"transfer/generic"}
+				} else {
+					queue, toAgent, placeAt, intro = target, "", time.Time{}, []string{transferPrompt(target)}
+				}
 				continue
 			}
 			return nil
 		case waitRequeue:
-			queue, intro = next, nil
+			queue, intro, toAgent = next, nil, ""
 		}
 	}
 }
@@ -617,13 +625,13 @@ func (a *ACD) bridge(ctx context.Context, c *Call, leg *agentLeg, t *routing.Tic
 					br.Start()
 				}
 			case sip.ReferEvent:
-				target := referTarget(e.Target)
-				if _, ok := a.o.Config.Queues[target]; !ok {
-					_ = leg.c.leg.ReferResult(bg, 404, "Not Found")
+				target, code, reason := a.transferTarget(bg, referTarget(e.Target), leg.agent.ID)
+				if code != 0 {
+					_ = leg.c.leg.ReferResult(bg, code, reason)
 					continue
 				}
 				hctx, cancel := context.WithTimeout(bg, 2*time.Second)
-				_ = a.router.Transfer(hctx, c.ID, target)
+				_ = a.router.Transfer(hctx, c.ID, strings.TrimPrefix(target, agentTargetPrefix))
 				cancel()
 				_ = leg.c.leg.ReferResult(bg, 200, "OK")
 				if held != nil {
@@ -637,6 +645,44 @@ func (a *ACD) bridge(ctx context.Context, c *Call, leg *agentLeg, t *routing.Tic
 			}
 		}
 	}
+}
+
+// agentTargetPrefix marks a transfer target that is one agent rather than a queue.
+const agentTargetPrefix = "agent:"
+
+// transferTarget resolves the user part of a Refer-To: a queue name, or an agent by id
+// or SIP user ("agent:<id>"). A code is returned for a REFER to refuse: 404 for
+// nothing known (or the transferring agent itself), 480 for an agent not logged in.
+func (a *ACD) transferTarget(ctx context.Context, user, from string) (target string, code int, reason string) {
+	if _, ok := a.o.Config.Queues[user]; ok {
+		return user, 0, ""
+	}
+	id := ""
+	for _, name := range sortedAgentIDs(a.o.Config.Agents) {
+		if ag := a.o.Config.Agents[name]; name == user || (ag != nil && ag.SIP.User == user) {
+			id = name
+			break
+		}
+	}
+	if id == "" || id == from {
+		return "", 404, "Not Found"
+	}
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := a.router.Agent(hctx, id)
+	if err != nil || st.State == routing.LoggedOut {
+		return "", 480, "Temporarily Unavailable"
+	}
+	return agentTargetPrefix + id, 0, ""
+}
+
+func sortedAgentIDs[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // referTarget extracts the user part of a Refer-To URI ("<sip:pharmacist@host>").

@@ -825,3 +825,51 @@ func TestCallbackSurvivesRestart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A blind transfer by REFER from the agent's softphone to another agent (by SIP user):
+// the patient goes to that agent only, although the queue would never offer them to
+// that agent (other skills, other language), and the log says so.
+func TestAgentBlindTransferToAgent(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, engineOpts{numbersYAML: routingNumbers, extraYAML: routingYAML("never"),
+		agentsYAML: agentsYAML(agentYAML("ana", "1001", "{coordinator: 3}", "[en]"),
+			agentYAML("ben", "1002", "{pharmacist: 3}", "[es]"))})
+	ctx := ctxT(t, 90*time.Second)
+	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
+	ben := startPhone(t, ctx, e, phoneOpts{user: "1002", password: testSecrets["T_AGENT_1002_PW"], auto: true, tone: 1500})
+	e.agentAPI(t, "ana", "login")
+	e.agentAPI(t, "ben", "login")
+	patient := startPhone(t, ctx, e, phoneOpts{user: "5550601", tone: 440})
+	patient.dial(t, ctx, e, "7003")
+	if _, err := ana.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("ana was not connected: %v", err)
+	}
+	iid, agent := e.interactionByCaller(t, "5550601")
+	if agent != "ana" {
+		t.Fatalf("first agent %q", agent)
+	}
+	if _, err := ana.Command(ctx, "transfer", "sip:1002@"+e.SIP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatalf("ben was not connected after the transfer: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		e.drain(t)
+		var to, enterAgent, leaveAgent string
+		_ = e.Pool.QueryRow(ctx, `SELECT
+				coalesce(max(detail->>'to') FILTER (WHERE type = 'call.transfer'), ''),
+				coalesce(max(detail->>'agent') FILTER (WHERE type = 'queue.enter'), ''),
+				coalesce(string_agg(detail->>'agent', ',' ORDER BY at) FILTER (WHERE type = 'queue.leave'), '')
+			FROM interaction_events WHERE interaction_id = $1`, iid).Scan(&to, &enterAgent, &leaveAgent)
+		if to == "ben" && enterAgent == "ben" && leaveAgent == "ana,ben" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("transfer events: to %q, queue.enter agent %q, answered by %q; want ben, ben, ana,ben", to, enterAgent, leaveAgent)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	patient.Command(ctx, "hangup", "")
+}

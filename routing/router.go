@@ -330,6 +330,9 @@ func (r *Router) Enqueue(ctx context.Context, c Caller) (*Ticket, error) {
 		if c.Language == "" {
 			c.Language = r.spec.defaultLang
 		}
+		if c.Agent != "" && r.spec.agents[c.Agent] == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownAgent, c.Agent)
+		}
 		w := &waiter{caller: c, q: q, ticket: &Ticket{ID: c.InteractionID, r: r, ch: make(chan Update, ticketBuffer)}}
 		r.seq++
 		w.entry = Entry{ID: c.InteractionID.String(), Queue: q.name, Node: r.node, Priority: r.priorityIn(q, c.Priority),
@@ -338,8 +341,11 @@ func (r *Router) Enqueue(ctx context.Context, c Caller) (*Ticket, error) {
 			return fmt.Errorf("routing: enqueue: %w", err)
 		}
 		r.waiting[c.InteractionID] = w
-		r.emit(c.InteractionID, "queue.enter", now, map[string]any{"queue": q.name, "priority": w.entry.Priority,
-			"language": c.Language}, &store.InteractionPatch{Queue: q.name, Language: c.Language})
+		d := map[string]any{"queue": q.name, "priority": w.entry.Priority, "language": c.Language}
+		if c.Agent != "" {
+			d["agent"] = c.Agent
+		}
+		r.emit(c.InteractionID, "queue.enter", now, d, &store.InteractionPatch{Queue: q.name, Language: c.Language})
 		t = w.ticket
 		return nil
 	})
@@ -724,7 +730,11 @@ func (r *Router) dispatch(ctx context.Context, now time.Time) {
 		var cands []candidate
 		for id, rec := range free {
 			a := r.spec.agents[id]
-			if !w.q.eligible(a, w.caller.Language, waited) {
+			if w.caller.Agent != "" {
+				if id != w.caller.Agent {
+					continue
+				}
+			} else if !w.q.eligible(a, w.caller.Language, waited) {
 				continue
 			}
 			idle := rec.IdleSince

@@ -7,6 +7,7 @@ import (
 
 	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/routing"
+	"github.com/google/uuid"
 )
 
 var coordinators = []agentDef{{"a1", "coordinator: 3", "en, es"}, {"a2", "coordinator: 3", "en"}}
@@ -499,4 +500,23 @@ func TestRestartLogout(t *testing.T) {
 	if got := plain.events.Match("agent.state", nil); len(got) != 0 {
 		t.Fatalf("shared state: %d agent.state events at start, want 0", len(got))
 	}
+}
+
+// A caller transferred to one agent is offered to that agent only: not to an agent
+// idle longer, and even without the queue's skills or language.
+func TestCallerForOneAgent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, []agentDef{{"a1", "coordinator: 3", "en"}, {"a2", "nurse: 1", "es"}})
+	if _, err := h.r.Enqueue(h.ctx, routing.Caller{InteractionID: uuid.New(), Queue: "coord", Agent: "nobody"}); !errors.Is(err, routing.ErrUnknownAgent) {
+		t.Fatalf("unknown agent: %v", err)
+	}
+	h.login("a1") // idle longest and eligible
+	h.advance(time.Minute)
+	h.login("a2")
+	c := h.enqueue("coord", func(c *routing.Caller) { c.Agent = "a2" })
+	h.expectOffer("a2", c).answer()
+	if got := until[routing.Connected](t, c); got.Agent.ID != "a2" {
+		t.Fatalf("connected to %+v", got.Agent)
+	}
+	h.events.WaitFor(t, 1, "queue.enter", map[string]any{"agent": "a2"})
 }

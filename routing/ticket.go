@@ -19,6 +19,9 @@ type Caller struct {
 	// CallbackNumber is the number to call back (PHI, never logged); used by
 	// RequestCallback without a number and by overflow to callback.
 	CallbackNumber string
+	// Agent, when set, is the only agent this caller may be offered to (a blind
+	// transfer to a named agent); the queue still supplies timers and overflow.
+	Agent string
 }
 
 // Update is something a waiting caller's glue should know: Position, Offering,
