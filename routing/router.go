@@ -369,7 +369,7 @@ func (r *Router) Hangup(ctx context.Context, id uuid.UUID) error {
 }
 
 // Transfer records that the agent on call id transferred it to target (a queue name,
-// an agent id, or "external"; never a phone number). Stub: routing state is unchanged.
+// an agent id, or "external"; never a phone number). It only logs: the glue re-queues the caller (to the queue, or with Caller.Agent).
 func (r *Router) Transfer(ctx context.Context, id uuid.UUID, target string) error {
 	return r.do(ctx, func(rc context.Context) error {
 		c := r.calls[id]
@@ -384,7 +384,7 @@ func (r *Router) Transfer(ctx context.Context, id uuid.UUID, target string) erro
 	})
 }
 
-// Hold records that the agent on call id put it on hold (on) or resumed it. Stub:
+// Hold records that the agent on call id put it on hold (on) or resumed it. It only logs:
 // routing state is unchanged.
 func (r *Router) Hold(ctx context.Context, id uuid.UUID, on bool) error {
 	return r.do(ctx, func(rc context.Context) error {
