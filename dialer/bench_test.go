@@ -20,6 +20,9 @@ func BenchmarkSimulate(b *testing.B) {
 			}
 			b.ReportMetric(r.TalkMinutesPerAgentHour, "talk-min/agent-h")
 			b.ReportMetric(100*r.AbandonUpper, "abandon-ucb95-%")
+			b.ReportMetric(100*r.AbandonRate, "abandon-%")
+			b.ReportMetric(100*r.Occupancy, "occupancy-%")
+			b.ReportMetric(r.DialsPerHour, "dials/h")
 		})
 	}
 }

@@ -20,8 +20,16 @@ func benchEvent(i int) Event {
 
 // BenchmarkAppend measures Append latency (median and p99 as custom metrics) with the
 // default fsync policy (every 10 ms or 512 records, off the caller's path).
-func BenchmarkAppend(b *testing.B) {
-	l, err := Open(Options{Dir: b.TempDir()})
+func BenchmarkAppend(b *testing.B) { benchAppend(b, Options{Dir: b.TempDir()}) }
+
+// BenchmarkAppendNoFsync is the same with the flusher effectively off: a diagnostic
+// that shows what the fsync policy costs the appender's tail latency.
+func BenchmarkAppendNoFsync(b *testing.B) {
+	benchAppend(b, Options{Dir: b.TempDir(), FsyncInterval: time.Hour, FsyncBatch: 1 << 30})
+}
+
+func benchAppend(b *testing.B, o Options) {
+	l, err := Open(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,6 +44,10 @@ func BenchmarkAppend(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
@@ -114,9 +126,7 @@ func BenchmarkAppendAnchorWrite(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	reportLatency(b, lat)
 }
 
 // BenchmarkShipAnchorCopy is the ceiling over BenchmarkShipToPostgres: the same
