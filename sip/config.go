@@ -37,7 +37,7 @@ type Config struct {
 	// MD5OnlyUserAgents are User-Agent prefixes (case-insensitive) that get
 	// an MD5-only challenge. Some stacks answer only the first
 	// WWW-Authenticate and fail when it is SHA-256: measured here, baresip
-	// 1.0 (libre: "Register: Function not implemented") and sipsak 0.9.8
+	// 1.0 (libre fails the REGISTER with ENOSYS) and sipsak 0.9.8
 	// ("unsupported authentication algorithm"). The choice depends on the
 	// User-Agent only, never on the user, so challenges still reveal
 	// nothing about which users exist. nil means the default list
