@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -657,12 +656,9 @@ func (a *ACD) transferTarget(ctx context.Context, user, from string) (target str
 	if _, ok := a.o.Config.Queues[user]; ok {
 		return user, 0, ""
 	}
-	id := ""
-	for _, name := range sortedAgentIDs(a.o.Config.Agents) {
-		if ag := a.o.Config.Agents[name]; name == user || (ag != nil && ag.SIP.User == user) {
-			id = name
-			break
-		}
+	id := a.agents[user] // by SIP user (extension)
+	if _, ok := a.o.Config.Agents[user]; ok {
+		id = user // by agent id
 	}
 	if id == "" || id == from {
 		return "", 404, "Not Found"
@@ -674,15 +670,6 @@ func (a *ACD) transferTarget(ctx context.Context, user, from string) (target str
 		return "", 480, "Temporarily Unavailable"
 	}
 	return agentTargetPrefix + id, 0, ""
-}
-
-func sortedAgentIDs[V any](m map[string]V) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // referTarget extracts the user part of a Refer-To URI ("<sip:pharmacist@host>").
