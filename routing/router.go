@@ -333,10 +333,7 @@ func (r *Router) Enqueue(ctx context.Context, c Caller) (*Ticket, error) {
 		if c.Agent != "" && r.spec.agents[c.Agent] == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownAgent, c.Agent)
 		}
-		w := &waiter{caller: c, q: q, ticket: &Ticket{ID: c.InteractionID, r: r, ch: make(chan Update, ticketBuffer)}}
-		r.seq++
-		w.entry = Entry{ID: c.InteractionID.String(), Queue: q.name, Node: r.node, Priority: r.priorityIn(q, c.Priority),
-			EnqueuedAt: c.EnqueuedAt, Seq: r.seq, Expires: now.Add(entryTTL)}
+		w := r.newWaiter(c, q, now)
 		if err := r.store.PutEntry(rc, w.entry); err != nil {
 			return fmt.Errorf("routing: enqueue: %w", err)
 		}
@@ -350,6 +347,15 @@ func (r *Router) Enqueue(ctx context.Context, c Caller) (*Ticket, error) {
 		return nil
 	})
 	return t, err
+}
+
+// newWaiter makes the local record and the shared queue entry of caller c, with the
+// next arrival number.
+func (r *Router) newWaiter(c Caller, q *queueSpec, now time.Time) *waiter {
+	r.seq++
+	return &waiter{caller: c, q: q, ticket: &Ticket{ID: c.InteractionID, r: r, ch: make(chan Update, ticketBuffer)},
+		entry: Entry{ID: c.InteractionID.String(), Queue: q.name, Node: r.node, Priority: r.priorityIn(q, c.Priority),
+			EnqueuedAt: c.EnqueuedAt, Seq: r.seq, Expires: now.Add(entryTTL)}}
 }
 
 func (r *Router) priorityIn(q *queueSpec, p int) int {
@@ -462,12 +468,10 @@ func (r *Router) RestoreCallback(ctx context.Context, p PendingCallback) error {
 		}
 		c := Caller{InteractionID: p.InteractionID, Queue: q.name, Language: lang, Priority: p.Priority,
 			EnqueuedAt: p.EnqueuedAt, CallbackNumber: p.Number}
-		w := &waiter{caller: c, q: q, ticket: &Ticket{ID: c.InteractionID, r: r, ch: make(chan Update, ticketBuffer)},
-			cb: &cbState{number: p.Number, expires: p.Expires}}
+		w := r.newWaiter(c, q, now)
+		w.cb = &cbState{number: p.Number, expires: p.Expires}
+		w.entry.Callback = true
 		w.ticket.close() // nobody is on the line to read updates
-		r.seq++
-		w.entry = Entry{ID: c.InteractionID.String(), Queue: q.name, Node: r.node, Priority: r.priorityIn(q, p.Priority),
-			EnqueuedAt: p.EnqueuedAt, Seq: r.seq, Callback: true, Expires: now.Add(entryTTL)}
 		r.waiting[c.InteractionID] = w
 		if !now.Before(p.Expires) {
 			r.leave(rc, w, "callback_expired", now, false, map[string]any{"restored": true})
