@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/careline/careline/bench/internal/host"
 	"io"
 	"log/slog"
 	"net/url"
@@ -149,7 +150,7 @@ func bench(ctx context.Context, c config, args []string) error {
 	res := results{Started: time.Now(), Machine: readMachine(), Command: commandLine(args),
 		Config: map[string]any{"runs": c.runs, "rates": c.rates, "cps_seconds": c.cpsSeconds, "hold": c.hold.String(),
 			"concurrent": c.levels, "ramp": c.ramp, "window": c.window.String(), "caller_audio": c.callerAudio}}
-	res.LoadEnd[0] = loadAvg()
+	res.LoadEnd[0] = host.LoadAvg1()
 
 	bin := c.careline
 	if bin == "" {
@@ -256,7 +257,7 @@ func bench(ctx context.Context, c config, args []string) error {
 			}
 		}
 	}
-	res.LoadEnd[1] = loadAvg()
+	res.LoadEnd[1] = host.LoadAvg1()
 	res.Duration = time.Since(res.Started).Round(time.Second).String()
 
 	b, _ := json.MarshalIndent(res, "", "  ")

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/careline/careline/bench/internal/host"
 	"github.com/careline/careline/bench/internal/readme"
 )
 
@@ -106,7 +107,7 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("CARELINE_TEST_DATABASE_URL is not set (run through make bench, which starts PostgreSQL)")
 	}
 	start := time.Now()
-	load0 := loadAvg()
+	load0 := host.LoadAvg1()
 	m := metrics{}
 	specs := []spec{
 		// Anchor and subject alternate inside every -count run (one regexp, one process).
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string) error {
 		parse(out, m)
 	}
 	head := fmt.Sprintf("Measured %s on %s, %d CPUs, %s; load average %.1f at the start, %.1f at the end; took %s. Command: `go run ./bench/cmd/gobench -write-readme -count %d` (medians of %d runs; subject and anchor run in the same process, one after the other, every run).\n\n",
-		start.Format("2006-01-02"), cpuModel(), runtime.NumCPU(), runtime.Version(), load0, loadAvg(), time.Since(start).Round(time.Second), *count, *count)
+		start.Format("2006-01-02"), host.CPUModel(), runtime.NumCPU(), runtime.Version(), load0, host.LoadAvg1(), time.Since(start).Round(time.Second), *count, *count)
 	outbox, err := outboxTable(m)
 	if err != nil {
 		return err
@@ -222,30 +223,4 @@ func dialerTable(m metrics) (string, error) {
 		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f |\n", t, cells[t+"-as-human"], cells[t+"-as-machine"], cells[t+"-as-unsure"])
 	}
 	return b.String(), nil
-}
-
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

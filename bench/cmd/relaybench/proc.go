@@ -54,20 +54,6 @@ func threads(pid int) int {
 	return len(ents)
 }
 
-// loadAvg1 returns the 1-minute load average.
-func loadAvg1() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
 // udpDrops sums the drops column of /proc/net/udp over the sockets bound to 127.0.0.1
 // on the given ports (receive-queue overflows).
 func udpDrops(ports map[int]bool) uint64 {

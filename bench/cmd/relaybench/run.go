@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/careline/careline/bench/internal/host"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/careline/careline/media"
@@ -124,7 +124,7 @@ func waitQuiet(ctx context.Context, log *slog.Logger, cfg runConfig) {
 		return
 	}
 	until := time.Now().Add(cfg.MaxWait)
-	for l := loadAvg1(); l >= cfg.MaxLoad && time.Now().Before(until); l = loadAvg1() {
+	for l := host.LoadAvg1(); l >= cfg.MaxLoad && time.Now().Before(until); l = host.LoadAvg1() {
 		log.Info("waiting for a quieter machine", "load1", l, "max", cfg.MaxLoad)
 		if sleepCtx(ctx, 5*time.Second) != nil {
 			return
@@ -232,7 +232,7 @@ func runOne(ctx context.Context, log *slog.Logger, cfg runConfig, self, relay st
 		s.cpu, err1 = cpuSeconds(relayProc.pid())
 		s.gcpu, err2 = cpuSeconds(gen.pid())
 		s.t = time.Now()
-		s.load = loadAvg1()
+		s.load = host.LoadAvg1()
 		s.in, s.sink = udpDrops(inPorts), udpDrops(sinkPorts)
 		return s, errors.Join(err1, err2)
 	}
@@ -386,15 +386,5 @@ func freeUDPPort() (int, error) {
 
 // machine describes the host for the report.
 func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return fmt.Sprintf("%s, %d CPUs, Linux %s", model, numCPU(), strings.TrimSpace(string(kernel)))
+	return fmt.Sprintf("%s, %d CPUs, Linux %s", host.CPUModel(), numCPU(), host.Kernel())
 }
