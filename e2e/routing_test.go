@@ -510,18 +510,7 @@ func TestCallbackKeepsPlace(t *testing.T) {
 	ana := startPhone(t, ctx, e, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
 	e.agentAPI(t, "ana", "login")
 	e.agentAPI(t, "ana", "away")
-	patient.dial(t, ctx, e, "7003")
-	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
-		t.Fatal(err)
-	}
-	e.waitWaiting(t, 1)
-	time.Sleep(3 * time.Second) // the callback offer plays after 2 s
-	if _, err := patient.Command(ctx, "sndcode", "1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := patient.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
-		t.Fatalf("careline did not confirm and hang up: %v", err)
-	}
+	acceptCallback(t, ctx, e, patient)
 	e.agentAPI(t, "ana", "ready")
 	if _, err := ana.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
 		t.Fatalf("agent leg of the callback: %v", err)
@@ -559,6 +548,24 @@ func TestCallbackKeepsPlace(t *testing.T) {
 		ON i.id=ev.interaction_id WHERE i.remote_party='5550501' AND i.kind='call'`).Scan(&types)
 	if !strings.Contains(types, "queue.callback") {
 		t.Fatalf("original call's events: %s", types)
+	}
+}
+
+// acceptCallback calls queue 7003 (callback offered after 2 s, no agent free), waits
+// for the offer and presses 1; careline confirms and hangs up.
+func acceptCallback(t *testing.T, ctx context.Context, e *Engine, patient *bphone) {
+	t.Helper()
+	patient.dial(t, ctx, e, "7003")
+	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitWaiting(t, 1)
+	time.Sleep(3 * time.Second) // the offer is a prompt after 2 s of waiting; no event marks its end
+	if _, err := patient.Command(ctx, "sndcode", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := patient.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
+		t.Fatalf("careline did not confirm and hang up: %v", err)
 	}
 }
 
@@ -782,18 +789,7 @@ func TestCallbackSurvivesRestart(t *testing.T) {
 	ana1 := startPhone(t, ctx, e1, phoneOpts{user: "1001", password: testSecrets["T_AGENT_1001_PW"], auto: true, tone: 1000})
 	e1.agentAPI(t, "ana", "login")
 	e1.agentAPI(t, "ana", "away")
-	patient.dial(t, ctx, e1, "7003")
-	if _, err := patient.WaitEvent(ctx, "CALL_ESTABLISHED"); err != nil {
-		t.Fatal(err)
-	}
-	e1.waitWaiting(t, 1)
-	time.Sleep(3 * time.Second) // the callback offer plays after 2 s
-	if _, err := patient.Command(ctx, "sndcode", "1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := patient.WaitEvent(ctx, "CALL_CLOSED"); err != nil {
-		t.Fatalf("careline did not confirm and hang up: %v", err)
-	}
+	acceptCallback(t, ctx, e1, patient)
 	e1.Stop()
 	ana1.Kill()
 
