@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr"
-	"github.com/careline/careline/ivr/say"
 	"github.com/careline/careline/media"
 	"github.com/careline/careline/routing"
+	"github.com/careline/careline/say"
 	"github.com/careline/careline/sip"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/careline/careline/ivr"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/say"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"
 )

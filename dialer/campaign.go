@@ -6,9 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/careline/careline/calendar"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/dialer/amd"
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/ivr/calendar"
 )
 
 // Purpose is what a campaign calls about; the healthcare exemption allows nothing else.

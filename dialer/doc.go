@@ -12,7 +12,7 @@
 //   - Gate decides every dial: opt-outs (by phone or patient, read at dial time),
 //     past appointments, max attempts, the calling window in the patient's local time
 //     (08:00-21:00 ∩ state hours such as FL/OK/MD 08:00-20:00 ∩ campaign days and
-//     hours ∩ pharmacy schedule, minus holidays; DST through ivr/calendar), the
+//     hours ∩ pharmacy schedule, minus holidays; DST through calendar), the
 //     per-phone daily and weekly caps across all campaigns (counted in the patient's
 //     local days: today, and the last 7 days), and the minimum spacing. Every
 //     decision, allowed or refused, is a dial_decisions row (in the leasing

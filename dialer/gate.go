@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
+	"github.com/careline/careline/calendar"
 	"github.com/google/uuid"
 )
 
@@ -37,7 +37,7 @@ func (d Decision) String() string {
 
 // Gate decides whether a contact may be dialed now: calling window in the patient's
 // local time (federal hours ∩ state hours ∩ campaign window ∩ pharmacy schedule, minus
-// holidays, in every candidate zone, DST-correct through ivr/calendar), opt-outs,
+// holidays, in every candidate zone, DST-correct through calendar), opt-outs,
 // per-phone daily and weekly caps across all campaigns, max attempts and spacing.
 // It is safe for concurrent use.
 type Gate struct {

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
+	"github.com/careline/careline/calendar"
 )
 
 func TestGateWindow(t *testing.T) {

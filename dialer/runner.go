@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/careline/careline/dialer/amd"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/say"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"

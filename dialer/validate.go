@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/config"
+	"github.com/careline/careline/say"
 	"github.com/nyaruka/phonenumbers"
 )
 

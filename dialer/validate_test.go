@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 const validateYAML = `version: 1

@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careline/careline/app"
+	"github.com/careline/careline/calendar"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/dialer"
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/internal/engine"
 	"github.com/careline/careline/internal/logx"
 	"github.com/careline/careline/internal/peers"
 	"github.com/careline/careline/internal/testenv"
-	"github.com/careline/careline/ivr/calendar"
 	"github.com/careline/careline/store"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -59,20 +59,20 @@ func childMain() int {
 	log := logx.New(os.Stderr, logx.Options{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	app, err := engine.New(ctx, cfg, engine.Options{Logger: log, Now: now, DialerLease: childLease,
+	eng, err := app.New(ctx, cfg, app.Options{Logger: log, Now: now, DialerLease: childLease,
 		DialerPoll: 200 * time.Millisecond})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	if err := app.Start(ctx); err != nil {
+	if err := eng.Start(ctx); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_ = app.Shutdown(sctx)
+	_ = eng.Shutdown(sctx)
 	return 0
 }
 

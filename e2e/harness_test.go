@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/internal/engine"
+	"github.com/careline/careline/app"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/internal/logx"
 	"github.com/careline/careline/internal/testenv"
 	"github.com/careline/careline/sip"
@@ -38,7 +38,7 @@ func repoRoot() string {
 
 // Engine is a careline node running in the test process.
 type Engine struct {
-	App  *engine.App
+	App  *app.App
 	Pool *pgxpool.Pool
 	SIP  string // "127.0.0.1:port" (UDP)
 	// Stop shuts the engine down gracefully (once; the test's cleanup calls it too).
@@ -198,21 +198,21 @@ redis: {url: %q, prefix: %q}
 		})
 	}
 	ctx := context.Background()
-	app, err := engine.New(ctx, cfg, engine.Options{Logger: log, Now: o.now, OnDigit: e.onDigit, OnPrompt: o.onPrompt})
+	eng, err := app.New(ctx, cfg, app.Options{Logger: log, Now: o.now, OnDigit: e.onDigit, OnPrompt: o.onPrompt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Start(ctx); err != nil {
+	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.Stop = sync.OnceFunc(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		app.Shutdown(sctx)
+		eng.Shutdown(sctx)
 	})
 	t.Cleanup(e.Stop)
-	e.App = app
-	e.SIP = app.SIPAddr("udp").String()
+	e.App = eng
+	e.SIP = eng.SIPAddr("udp").String()
 	if cfg.Recordings != nil {
 		e.recDir = cfg.Recordings.Dir
 	}

@@ -3,7 +3,7 @@ package ivr
 import (
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr/prompts"
 )
 

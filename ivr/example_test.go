@@ -10,7 +10,7 @@ import (
 	"github.com/careline/careline/internal/logx"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/ivr/ivrtest"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/say"
 )
 
 func TestExampleConfigValidates(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/ivr/ivrtest"
 )

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 // edge is a reference from one node to another, with the YAML path of the field.

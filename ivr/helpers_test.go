@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/ivr/ivrtest"
 	"github.com/careline/careline/ivr/prompts"

@@ -9,9 +9,9 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/calendar"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/internal/logx"
-	"github.com/careline/careline/ivr/calendar"
 	"github.com/careline/careline/store"
 )
 

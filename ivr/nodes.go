@@ -7,9 +7,9 @@ import (
 	"maps"
 	"time"
 
+	"github.com/careline/careline/calendar"
 	"github.com/careline/careline/internal/logx"
-	"github.com/careline/careline/ivr/calendar"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/say"
 )
 
 // menu plays the greeting and waits for a key, FreeSWITCH style: an invalid key

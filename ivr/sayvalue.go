@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/calendar"
+	"github.com/careline/careline/say"
 )
 
 var errNoValue = errors.New("ivr: nothing to say")

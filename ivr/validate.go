@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr/prompts"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/say"
 )
 
 // ValidateOption adds knowledge Validate does not find in the config itself.

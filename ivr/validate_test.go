@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 // Role is what an API user may do.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/recordings/container"
 )
 

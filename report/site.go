@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 // Site is what a report needs from the configuration: the site's name and time zone,

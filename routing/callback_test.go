@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
+	"github.com/careline/careline/calendar"
 	"github.com/careline/careline/routing"
 	"github.com/google/uuid"
 )

@@ -12,7 +12,7 @@
 //   - Connector: ring an agent for a waiting caller and bridge them if the agent answers;
 //   - Presence: is an agent's softphone registered;
 //   - Callbacker: place a patient callback when its turn comes;
-//   - OptOuts and Hours (an *ivr/calendar.Calendar fits) to re-check a callback.
+//   - OptOuts and Hours (an *calendar.Calendar fits) to re-check a callback.
 //
 // State shared by several careline nodes (agent state, queue entries) lives behind the
 // Store interface: MemoryStore for one node, routing/redisstore for several. An agent is

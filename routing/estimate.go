@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 // Estimate is an estimated wait for an announcement. When Known is false nothing may be

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 func TestEstimator(t *testing.T) {

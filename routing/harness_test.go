@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/routing"
 	"github.com/careline/careline/routing/routingtest"
 	"github.com/google/uuid"

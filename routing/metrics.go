@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -112,7 +112,7 @@ type OptOuts interface {
 	OptedOut(ctx context.Context, number string) (bool, error)
 }
 
-// Hours says whether a queue is open; *ivr/calendar.Calendar implements it.
+// Hours says whether a queue is open; *calendar.Calendar implements it.
 type Hours interface {
 	IsOpen(t time.Time) bool
 }

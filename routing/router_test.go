@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/routing"
 	"github.com/google/uuid"
 )

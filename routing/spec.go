@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 // agentSpec is an agent as configured.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/google/uuid"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 )
 
 // Validate reports routing problems that config's own checks cannot see because

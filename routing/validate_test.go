@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/routing"
 )
 

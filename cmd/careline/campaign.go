@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/careline/careline/calendar"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/dialer"
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/ivr/calendar"
 	"github.com/careline/careline/store"
 	"github.com/jackc/pgx/v5/pgxpool"
 )

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/internal/engine"
+	"github.com/careline/careline/app"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/internal/logx"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/ivr/prompts"
@@ -127,7 +127,7 @@ func validateDomains(cfg *config.Config) config.Issues {
 		manifest = nil
 	}
 	out = append(out, ivr.Validate(cfg, manifest)...)
-	out = append(out, engine.ValidateCampaigns(cfg)...)
+	out = append(out, app.ValidateCampaigns(cfg)...)
 	return out
 }
 
@@ -208,14 +208,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	sip.InstallLogging(log.With("component", "sipgo"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	app, err := engine.New(ctx, cfg, engine.Options{Logger: log})
+	eng, err := app.New(ctx, cfg, app.Options{Logger: log})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	if err := app.Start(ctx); err != nil {
+	if err := eng.Start(ctx); err != nil {
 		log.Error("cannot start", "err", err)
-		_ = app.Shutdown(context.Background())
+		_ = eng.Shutdown(context.Background())
 		return 1
 	}
 	<-ctx.Done()
@@ -223,7 +223,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	log.Info("shutting down: no new calls; waiting for running work", "deadline", cfg.SIP.DrainTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout+10*time.Second)
 	defer cancel()
-	if err := app.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := eng.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("shutdown", "err", err)
 		return 1
 	}

@@ -9,7 +9,7 @@ import (
 	"os/user"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/recordings"
 	"github.com/careline/careline/store"
 	"github.com/google/uuid"

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/internal/testenv"
 	"github.com/careline/careline/media"
 	"github.com/careline/careline/media/dsp"

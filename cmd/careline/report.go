@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/report"
 	"github.com/jackc/pgx/v5/pgxpool"
 )

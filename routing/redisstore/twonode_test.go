@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/routing"
 	"github.com/careline/careline/routing/redisstore"
 	"github.com/careline/careline/store"

@@ -1,4 +1,4 @@
-package engine
+package app
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careline/careline/calendar"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/dialer"
-	"github.com/careline/careline/internal/config"
-	"github.com/careline/careline/ivr/calendar"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"

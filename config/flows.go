@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
+	"github.com/careline/careline/calendar"
 )
 
 // This file holds the schema of schedules (business hours) and IVR flows. The

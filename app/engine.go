@@ -1,7 +1,7 @@
 // Package engine wires careline's parts together from a loaded configuration and runs
 // them: the interaction log, the HTTP surface, and (as they land) SIP, media, IVR,
 // routing and the dialer. cmd/careline and the end-to-end tests both use it.
-package engine
+package app
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/careline/careline/call"
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/internal/httpx"
 	"github.com/careline/careline/internal/logx"
 	"github.com/careline/careline/ivr"

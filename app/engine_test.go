@@ -1,11 +1,11 @@
-package engine
+package app
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
+	"github.com/careline/careline/calendar"
 )
 
 // This file holds the schema of outbound campaigns and of the dialer's compliance

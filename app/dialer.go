@@ -1,4 +1,4 @@
-package engine
+package app
 
 // dialer.go wires the outbound dialer (package dialer, which knows no SIP, media, IVR
 // or routing) to real calls:
@@ -33,12 +33,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/careline/careline/calendar"
 	"github.com/careline/careline/call"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/dialer"
-	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/internal/httpx"
 	"github.com/careline/careline/ivr"
-	"github.com/careline/careline/ivr/calendar"
 	"github.com/careline/careline/media"
 	"github.com/careline/careline/recordings"
 	"github.com/careline/careline/routing"

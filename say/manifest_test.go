@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/careline/careline/ivr/prompts"
-	"github.com/careline/careline/ivr/say"
+	"github.com/careline/careline/say"
 )
 
 // Every fragment a Say function can emit exists in the manifest in its language,

@@ -1,10 +1,10 @@
-package engine
+package app
 
 import (
 	"context"
 
 	"github.com/careline/careline/call"
-	"github.com/careline/careline/internal/config"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/recordings"
 	"github.com/google/uuid"

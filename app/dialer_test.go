@@ -1,4 +1,4 @@
-package engine
+package app
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/careline/careline/call"
+	"github.com/careline/careline/config"
 	"github.com/careline/careline/dialer"
-	"github.com/careline/careline/internal/config"
 	"github.com/careline/careline/ivr"
 	"github.com/careline/careline/media"
 	"github.com/careline/careline/recordings"

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careline/careline/ivr/calendar"
+	"github.com/careline/careline/calendar"
 )
 
 // Config is the whole configuration file.
