@@ -248,14 +248,14 @@ func TestAudioTap(t *testing.T) {
 
 func exampleConfig(t *testing.T) *config.Config {
 	t.Helper()
-	cfg, is := config.Load(filepath.Join("..", "..", "configs", "careline.yaml"),
+	cfg, is := config.Load(filepath.Join("..", "configs", "careline.yaml"),
 		config.LoadOptions{AllowMissingSecrets: true, LookupEnv: func(k string) (string, bool) {
 			return "pw-for-tests", strings.HasPrefix(k, "CARELINE_AGENT_")
 		}})
 	if len(is.Errors()) > 0 {
 		t.Fatal(is)
 	}
-	cfg.Prompts.Dir = filepath.Join("..", "..", "prompts")
+	cfg.Prompts.Dir = filepath.Join("..", "prompts")
 	return cfg
 }
 
@@ -467,7 +467,7 @@ func TestFlowSummaryOfExampleFlows(t *testing.T) {
 
 func TestPromptDurations(t *testing.T) {
 	t.Parallel()
-	d := promptDurations(filepath.Join("..", "..", "prompts"))
+	d := promptDurations(filepath.Join("..", "prompts"))
 	got, ok := d("en", "dialer/identification")
 	if !ok || got < 3*time.Second || got > 10*time.Second {
 		t.Fatalf("identification: %s %v", got, ok)
@@ -475,7 +475,7 @@ func TestPromptDurations(t *testing.T) {
 	if _, ok := d("en", "dialer/no_such_prompt"); ok {
 		t.Fatal("a missing prompt has no duration")
 	}
-	if _, err := os.Stat(filepath.Join("..", "..", "prompts", "es", "dialer", "identification.wav")); err != nil {
+	if _, err := os.Stat(filepath.Join("..", "prompts", "es", "dialer", "identification.wav")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -19,7 +19,7 @@ sip:
 		t.Fatal(is)
 	}
 	cfg.Store.OutboxDir = filepath.Join(t.TempDir(), "outbox")
-	cfg.Prompts.Dir = filepath.Join("..", "..", "prompts")
+	cfg.Prompts.Dir = filepath.Join("..", "prompts")
 	a, err := New(context.Background(), cfg, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 // docs/metrics.md, the Prometheus rules in configs/prometheus and the Grafana
 // dashboards in configs/grafana.
 
-const repoRoot = "../.."
+const repoRoot = ".."
 
 // exampleCampaigns are added to configs/careline.yaml (which has none) so that every
 // campaign-labelled family exists.

@@ -119,7 +119,7 @@ func TestMissingSecretIsWarningForValidate(t *testing.T) {
 
 func TestExampleConfigIsValid(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "..", "configs", "careline.yaml")
+	path := filepath.Join(filepath.Dir(file), "..", "configs", "careline.yaml")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("example config missing: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 // with the same text (pause/short is generated silence).
 func TestFragmentsInManifest(t *testing.T) {
 	t.Parallel()
-	m, err := prompts.Load(filepath.Join("..", "..", prompts.DefaultManifestPath))
+	m, err := prompts.Load(filepath.Join("..", prompts.DefaultManifestPath))
 	if err != nil {
 		t.Fatal(err)
 	}
