@@ -122,7 +122,7 @@ func seedAttempt(t *testing.T, pool *pgxpool.Pool, campaign, patient string) uui
 	return id
 }
 
-func migrated(t *testing.T) *pgxpool.Pool {
+func migrated(t testing.TB) *pgxpool.Pool {
 	pool := testenv.Postgres(t)
 	if _, err := store.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func migrated(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-func endpoint(t *testing.T, url string, fields ...string) *Endpoint {
+func endpoint(t testing.TB, url string, fields ...string) *Endpoint {
 	key, err := ParseSecret(testSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func endpoint(t *testing.T, url string, fields ...string) *Endpoint {
 	return &Endpoint{Name: "pms", URL: url, Key: key, Events: Types(), Fields: fields, Timeout: 2 * time.Second}
 }
 
-func openLog(t *testing.T, dir string, pool *pgxpool.Pool, eps []*Endpoint) *store.Log {
+func openLog(t testing.TB, dir string, pool *pgxpool.Pool, eps []*Endpoint) *store.Log {
 	l, err := store.Open(store.Options{Dir: dir, Pool: pool, Projectors: []store.Projector{Projector(eps, nil)},
 		RetryMax: 100 * time.Millisecond})
 	if err != nil {
@@ -148,7 +148,7 @@ func openLog(t *testing.T, dir string, pool *pgxpool.Pool, eps []*Endpoint) *sto
 	return l
 }
 
-func drainLog(t *testing.T, l *store.Log) {
+func drainLog(t testing.TB, l *store.Log) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := l.Drain(ctx); err != nil {
