@@ -194,7 +194,7 @@ func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= $1 AND endpoint = ANY($2)
 			ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED)
 		RETURNING id, webhook_id::text, endpoint, event_at, body, attempts, retry_from`,
-		now, names, now.Add(d.o.Lease), d.o.Workers*4)
+		now, names, now.Add(d.o.Lease), d.o.Workers)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim: %w", err)
 	}
