@@ -112,7 +112,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Dir: cfg.Store.OutboxDir, SegmentSize: int64(cfg.Store.SegmentSize), MaxBytes: int64(cfg.Store.MaxOutboxBytes),
 		FsyncBatch: cfg.Store.FsyncBatch, FsyncInterval: cfg.Store.FsyncInterval, ShipBatch: cfg.Store.ShipBatch,
 		Pool: a.pool, Logger: a.log.With("component", "store"), Metrics: store.NewMetrics(a.reg), Now: opts.Now,
-		Projectors: []store.Projector{routing.AgentStateProjector{}, recordings.Projector(a.log.With("component", "recordings"))},
+		Projectors: append([]store.Projector{routing.AgentStateProjector{}, recordings.Projector(a.log.With("component", "recordings"))},
+			a.resultProjectors()...),
 	})
 	if err != nil {
 		a.closePool()
@@ -425,6 +426,7 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.New("engine: sip listeners did not start")
 	}
 	a.startDialer(ctx)
+	a.startResults(ctx)
 	udp, _ := a.SIP.Addr("udp")
 	a.log.Info("careline started", "http", addr, "sip_udp", udp.String(), "outbox_backlog", a.Log.Backlog())
 	return nil

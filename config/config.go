@@ -43,6 +43,7 @@ type Config struct {
 	// outbound campaigns by name (campaigns.go).
 	Dialer    Dialer               `yaml:"dialer"`
 	Campaigns map[string]*Campaign `yaml:"campaigns"`
+	Webhooks  *Webhooks            `yaml:"webhooks"` // nil: no webhooks (webhooks.go)
 
 	file string
 	pos  map[string]Pos
@@ -383,10 +384,12 @@ func (c *Config) resolveEnv(r *Reporter, opts LoadOptions) {
 		}
 	}
 	c.resolveRecordingKeys(r, opts)
+	c.resolveWebhooks(r, opts)
 }
 
 func (c *Config) validate(r *Reporter) {
 	c.validateRecordings(r)
+	c.validateWebhooks(r)
 	if c.Version != 1 {
 		r.Errorf("version", "write version: 1", "unsupported config version %d", c.Version)
 	}

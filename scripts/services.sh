@@ -17,7 +17,7 @@ die() { echo "services: $*" >&2; exit 1; }
 log() { echo "services: $*" >&2; }
 
 RUN_PKGS="postgresql-15 redis-server"
-TEST_PKGS="$RUN_PKGS baresip-core sip-tester sipsak kamailio tshark sox libsox-fmt-all espeak-ng prometheus chromium rtpengine-daemon rtpengine-utils netcat-openbsd"
+TEST_PKGS="$RUN_PKGS baresip-core sip-tester sipsak kamailio tshark sox libsox-fmt-all espeak-ng prometheus chromium rtpengine-daemon rtpengine-utils netcat-openbsd nodejs"
 
 missing_pkgs() {
 	local p out=""
@@ -37,7 +37,7 @@ deps() {
 	esac
 	local miss
 	miss=$(missing_pkgs $want)
-	[ -z "$miss" ] && return 0
+	[ -z "$miss" ] && { npm_deps "${1:-run}"; return 0; }
 	if [ "$(id -u)" != 0 ]; then
 		die "missing Debian packages:$miss (run as root, or: sudo apt-get install$miss)"
 	fi
@@ -51,6 +51,16 @@ deps() {
 			die "apt-get install failed; see $LOCAL/apt.log"
 	fi
 	rm -rf "$tmp"
+	npm_deps "${1:-run}"
+}
+
+# npm_deps KIND: the FHIR test server (npm, from its committed package-lock.json).
+npm_deps() {
+	[ "$1" = run ] && return 0
+	local d="$ROOT/internal/testenv/fhirserver"
+	[ -d "$d/node_modules/@medplum/fhir-router" ] && return 0
+	log "installing the FHIR test server (npm ci in internal/testenv/fhirserver)"
+	(cd "$d" && npm ci --no-audit --no-fund >"$LOCAL/npm.log" 2>&1) || die "npm ci failed; see $LOCAL/npm.log"
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -27,7 +27,9 @@ const campaignUsage = `usage: careline campaign <action> [--config FILE] ...
                             change a campaign's state (kept in PostgreSQL; every node follows it)
   import NAME FILE.csv      add contacts; bad rows are listed as FILE:LINE and skipped,
                             re-importing adds nothing twice. Exit 0: all rows good;
-                            3: some rows refused (the good ones were added); 1: nothing imported`
+                            3: some rows refused (the good ones were added); 1: nothing imported
+  export NAME --format csv [--disposition D] [--day YYYY-MM-DD]
+                            per-contact results (attempts, final disposition, next due) as CSV`
 
 // Exit status of an import that kept the good rows and refused others.
 const exitPartial = 3
@@ -102,6 +104,8 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, campaignUsage) }
 	path := fs.String("config", "configs/careline.yaml", "configuration file")
+	format := fs.String("format", "csv", "export format")
+	disp, day := fs.String("disposition", "", "export: only this disposition"), fs.String("day", "", "export: only this day")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
@@ -111,7 +115,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	action, rest := pos[0], pos[1:]
-	want := map[string]int{"list": 0, "start": 1, "pause": 1, "resume": 1, "stop": 1, "import": 2}
+	want := map[string]int{"list": 0, "start": 1, "pause": 1, "resume": 1, "stop": 1, "import": 2, "export": 1}
 	n, ok := want[action]
 	if !ok || len(rest) != n {
 		fmt.Fprintln(stderr, campaignUsage)
@@ -129,6 +133,8 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) int {
 		return campaignList(ctx, env, stdout, stderr)
 	case "import":
 		return campaignImport(ctx, env, rest[0], rest[1], stdout, stderr)
+	case "export":
+		return campaignExport(ctx, env, rest[0], *format, *disp, *day, stdout, stderr)
 	}
 	return campaignChange(ctx, env, rest[0], dialer.Action(action), stdout, stderr)
 }

@@ -49,6 +49,9 @@ func commands() []command {
 		{"report", "report daily [--date D] [...]  daily report, CSV or HTML: queues, agents, IVR, campaigns", cmdReport},
 		{"phone", "phone [flags]                  test softphone: register, call, answer, play, record, DTMF", cmdPhone},
 		{"campaign", "campaign list|start|pause|resume|stop|import [...]  outbound campaigns (state in PostgreSQL)", cmdCampaign},
+		{"fhir", "fhir pull CAMPAIGN --base URL   add a FHIR server's booked appointments to a campaign", cmdFHIR},
+		{"optout", "optout import FILE.csv          add a do-not-call list (bad rows as FILE:LINE)", cmdOptOut},
+		{"webhooks", "webhooks deadletter list|replay [...]  webhook deliveries whose retries were given up", cmdWebhooks},
 		{"dialer", "dialer simulate [--agents N ...] compare pacing modes on a simulated shift", cmdDialer},
 		{"version", "version                        print the version", cmdVersion},
 	}
