@@ -236,11 +236,18 @@ func campaignImport(ctx context.Context, env *campaignEnv, name, file string, st
 		fmt.Fprintf(stderr, "%s:%d: %s\n", file, b.Line, strings.TrimPrefix(b.String(), fmt.Sprintf("line %d: ", b.Line)))
 	}
 	fmt.Fprintf(stdout, "%s: %d rows: %d added, %d already imported, %d refused\n", name, rep.Rows, rep.Added, rep.Duplicates, len(rep.Bad))
-	if len(rep.Bad) > 0 {
-		if rep.Added+rep.Duplicates == 0 {
-			return 1
-		}
+	return importExit(rep.Added+rep.Duplicates, len(rep.Bad))
+}
+
+// importExit is the exit code of a CSV import: 0 when every row was kept, exitPartial
+// when some rows were refused and the rest kept, 1 when nothing was kept.
+func importExit(kept, refused int) int {
+	switch {
+	case refused == 0:
+		return 0
+	case kept == 0:
+		return 1
+	default:
 		return exitPartial
 	}
-	return 0
 }

@@ -58,13 +58,7 @@ func cmdOptOut(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s:%d: %s\n", file, b.Line, b.Msg)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows: %d added, %d already on the list, %d refused\n", file, rep.Rows, rep.Added, rep.Existing, len(rep.Bad))
-	if len(rep.Bad) > 0 {
-		if rep.Added+rep.Existing == 0 {
-			return 1
-		}
-		return exitPartial
-	}
-	return 0
+	return importExit(rep.Added+rep.Existing, len(rep.Bad))
 }
 
 // campaignExport writes a campaign's per-contact results (the API's columns) to stdout.
